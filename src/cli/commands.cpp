@@ -1,0 +1,29 @@
+#include "cli/commands.h"
+
+#include <map>
+
+namespace mgcli {
+
+void add_make_model_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+
+std::vector<AddCommand> all_commands() { return {add_make_model_command, add_generate_command}; }
+
+namespace {
+std::map<CLI::App*, RunCommand>& runners() {
+  static std::map<CLI::App*, RunCommand> r;
+  return r;
+}
+}  // namespace
+
+void set_runner(CLI::App* sub, RunCommand run) { runners()[sub] = std::move(run); }
+
+int run_selected(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands()) {
+    auto it = runners().find(sub);
+    if (it != runners().end()) return it->second();
+  }
+  return 1;
+}
+
+}  // namespace mgcli

@@ -1,0 +1,35 @@
+// Errors that reach the user. Every error about bad input names the file, the
+// field and, where there is one, the fix, so a researcher on a cluster can act
+// on the one line that lands in the Slurm log.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace mg {
+
+// Bad input: a malformed checkpoint, config, tokenizer, TOML, store or flag.
+// what() is the full one-line message: "<file>: <field>: <problem> (<fix>)".
+class InputError : public std::runtime_error {
+ public:
+  InputError(const std::string& file, const std::string& field, const std::string& problem,
+             const std::string& fix = "")
+      : std::runtime_error(format(file, field, problem, fix)), file_(file), field_(field) {}
+
+  const std::string& file() const { return file_; }
+  const std::string& field() const { return field_; }
+
+ private:
+  static std::string format(const std::string& file, const std::string& field,
+                            const std::string& problem, const std::string& fix) {
+    std::string s = file.empty() ? std::string("<input>") : file;
+    if (!field.empty()) s += ": " + field;
+    s += ": " + problem;
+    if (!fix.empty()) s += " (" + fix + ")";
+    return s;
+  }
+  std::string file_;
+  std::string field_;
+};
+
+}  // namespace mg

@@ -1,0 +1,209 @@
+#include "musicgen/lm_decoder.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "musicgen/errors.h"
+
+namespace mg {
+namespace {
+// SDPA treats a present-but-undefined mask as a mask; pass none instead.
+std::optional<at::Tensor> optional(const at::Tensor& t) {
+  return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
+}
+}  // namespace
+
+at::Tensor sinusoidal_positions(int64_t count, int64_t dim) {
+  const int64_t half = dim / 2;
+  const double step = std::log(10000.0) / static_cast<double>(half - 1);
+  at::Tensor freq = at::exp(at::arange(half, at::kFloat) * static_cast<float>(-step));
+  at::Tensor arg = at::arange(count, at::kFloat).unsqueeze(1) * freq.unsqueeze(0);
+  at::Tensor table = at::cat({at::cos(arg), at::sin(arg)}, 1);
+  if (dim % 2 == 1) table = at::cat({table, at::zeros({count, 1})}, 1);
+  return table;
+}
+
+LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::TensorOptions& options,
+                     const std::string& prefix)
+    : cfg_(cfg), opt_(options) {
+  const int64_t H = cfg.hidden_size, K = cfg.num_codebooks, V = cfg.vocab_size, F = cfg.ffn_dim;
+  const std::string m = prefix + "model.decoder.";
+  std::vector<at::Tensor> tables, heads;
+  for (int64_t k = 0; k < K; ++k) {
+    tables.push_back(w.get(m + "embed_tokens." + std::to_string(k) + ".weight", {V + 1, H}, opt_));
+    heads.push_back(w.get(prefix + "lm_heads." + std::to_string(k) + ".weight", {V, H}, opt_));
+  }
+  embed_ = at::cat(tables, 0);
+  heads_ = at::cat(heads, 0);
+  // HF stores the table it computed (in float32); use it when present so that we
+  // agree with it bit for bit, else compute the same formula.
+  const std::string pos_name = m + "embed_positions.weights";
+  if (w.has(pos_name))
+    positions_ = w.get_unchecked(pos_name, opt_);
+  else
+    positions_ = sinusoidal_positions(cfg.max_position_embeddings, H).to(opt_);
+  if (positions_.dim() != 2 || positions_.size(1) != H)
+    throw InputError(w.origin(), pos_name, "has the wrong width for hidden_size");
+  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
+    const std::string p = m + "layers." + std::to_string(i) + ".";
+    Layer l;
+    l.ln1_w = w.get(p + "self_attn_layer_norm.weight", {H}, opt_);
+    l.ln1_b = w.get(p + "self_attn_layer_norm.bias", {H}, opt_);
+    l.qkv = at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
+                     w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
+                     w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
+                    0);
+    l.self_out = w.get(p + "self_attn.out_proj.weight", {H, H}, opt_);
+    l.ln_cross_w = w.get(p + "encoder_attn_layer_norm.weight", {H}, opt_);
+    l.ln_cross_b = w.get(p + "encoder_attn_layer_norm.bias", {H}, opt_);
+    l.cross_q = w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_);
+    l.cross_kv = at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
+                          w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
+                         0);
+    l.cross_out = w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_);
+    l.ln2_w = w.get(p + "final_layer_norm.weight", {H}, opt_);
+    l.ln2_b = w.get(p + "final_layer_norm.bias", {H}, opt_);
+    l.fc1 = w.get(p + "fc1.weight", {F, H}, opt_);
+    l.fc2 = w.get(p + "fc2.weight", {H, F}, opt_);
+    layers_.push_back(std::move(l));
+  }
+  final_w_ = w.get(m + "layer_norm.weight", {H}, opt_);
+  final_b_ = w.get(m + "layer_norm.bias", {H}, opt_);
+  // MusicGen has no biases in attention, MLP or heads; a checkpoint that does
+  // would be silently mis-computed, so refuse it.
+  if (w.has(m + "layers.0.self_attn.q_proj.bias") || w.has(m + "layers.0.fc1.bias"))
+    throw InputError(w.origin(), m + "layers.0.*.bias",
+                     "this decoder has biases, MusicGen's has none",
+                     "is this a MusicGen checkpoint?");
+}
+
+at::Tensor LmDecoder::split_heads(const at::Tensor& x) const {
+  const int64_t N = x.size(0), S = x.size(1);
+  return x.view({N, S, cfg_.num_attention_heads, cfg_.head_dim()}).transpose(1, 2);
+}
+
+at::Tensor LmDecoder::merge_heads(const at::Tensor& x) const {
+  const int64_t N = x.size(0), S = x.size(2);
+  return x.transpose(1, 2).reshape({N, S, cfg_.hidden_size});
+}
+
+at::Tensor LmDecoder::activation(const at::Tensor& x) const {
+  if (cfg_.activation_function == "gelu") return at::gelu(x);  // erf form
+  if (cfg_.activation_function == "gelu_new") return at::gelu(x, "tanh");
+  return at::relu(x);
+}
+
+DecoderState LmDecoder::start(const at::Tensor& cond, const at::Tensor& mask,
+                              const at::Tensor& row_source, int64_t capacity,
+                              int64_t num_layers) const {
+  if (capacity > positions_.size(0))
+    throw InputError("generation", "frames",
+                     std::to_string(capacity) + " positions exceed the model's " +
+                         std::to_string(positions_.size(0)) + " (max_position_embeddings)",
+                     "generate fewer frames");
+  const int64_t H = cfg_.hidden_size, nh = cfg_.num_attention_heads, hd = cfg_.head_dim();
+  DecoderState st;
+  const at::Tensor src = row_source.to(opt_.device(), at::kLong);
+  st.rows = src.size(0);
+  st.capacity = capacity;
+  const at::Tensor c = cond.to(opt_);
+  for (int64_t i = 0; i < num_layers; ++i) {
+    st.self_k.push_back(at::empty({st.rows, nh, capacity, hd}, opt_));
+    st.self_v.push_back(at::empty({st.rows, nh, capacity, hd}, opt_));
+    // Keys/values for each distinct prompt, then gathered for the rows.
+    at::Tensor kv = at::linear(c, layers_[i].cross_kv).index_select(0, src);
+    auto parts = kv.split(H, -1);
+    st.cross_k.push_back(split_heads(parts[0]).contiguous());
+    st.cross_v.push_back(split_heads(parts[1]).contiguous());
+  }
+  // Padded text positions are masked (HF semantics, DESIGN.md): a row must not
+  // depend on the padded length of its batch. Rows with no real token at all (the
+  // unconditional half) are left unmasked: their keys and values are exact zeros,
+  // so they average zeros, as the reference does, instead of a 0/0.
+  at::Tensor m = mask.to(opt_.device(), at::kBool).index_select(0, src);
+  at::Tensor any = m.any(1, /*keepdim=*/true);
+  at::Tensor keep = m.logical_or(any.logical_not());
+  if (!keep.all().item<bool>()) {
+    at::Tensor add = at::zeros(keep.sizes(), opt_);
+    add.masked_fill_(keep.logical_not(), -std::numeric_limits<float>::infinity());
+    st.cross_mask = add.view({st.rows, 1, 1, -1});
+  }
+  return st;
+}
+
+at::Tensor LmDecoder::embed(const at::Tensor& tokens, int64_t pos0) const {
+  const int64_t K = cfg_.num_codebooks, S = tokens.size(2);
+  // One gather over the stacked tables: codebook k's ids are offset by k*(V+1).
+  at::Tensor offsets = at::arange(K, tokens.options().dtype(at::kLong)) * (cfg_.vocab_size + 1);
+  at::Tensor ids = tokens.to(at::kLong) + offsets.view({1, K, 1});
+  at::Tensor x = at::embedding(embed_, ids).sum(1);  // [N, S, H]
+  if (cfg_.scale_embedding) x = x * std::sqrt(static_cast<double>(cfg_.hidden_size));
+  return x + positions_.narrow(0, pos0, S).unsqueeze(0);
+}
+
+at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int64_t num_layers,
+                              HookRunner* hooks) const {
+  const at::Tensor tokens = tokens_in.to(opt_.device());
+  const int64_t N = tokens.size(0), S = tokens.size(2), H = cfg_.hidden_size;
+  const int64_t K = cfg_.num_codebooks, V = cfg_.vocab_size;
+  const int64_t p0 = st.pos;
+  if (p0 + S > st.capacity)
+    throw std::logic_error("LmDecoder::forward: KV cache capacity exceeded");
+  const double eps = cfg_.layer_norm_eps;
+  const bool hooked = hooks && !hooks->empty();
+  at::Tensor x = embed(tokens, p0);
+
+  // Causal mask for a multi-position call that does not start at 0 (SDPA's
+  // is_causal aligns top-left, which is only right when p0 == 0).
+  at::Tensor self_mask;
+  if (S > 1 && p0 > 0) {
+    auto qpos = at::arange(p0, p0 + S, opt_.dtype(at::kLong)).view({S, 1});
+    auto kpos = at::arange(0, p0 + S, opt_.dtype(at::kLong)).view({1, p0 + S});
+    self_mask = kpos <= qpos;
+  }
+
+  for (int64_t i = 0; i < num_layers; ++i) {
+    const Layer& l = layers_[i];
+    const bool hl = hooked && hooks->layer_active(i);
+    // Self-attention with the cache filled in place.
+    at::Tensor h = at::layer_norm(x, {H}, l.ln1_w, l.ln1_b, eps);
+    auto qkv = at::linear(h, l.qkv).split(H, -1);
+    st.self_k[i].narrow(2, p0, S).copy_(split_heads(qkv[1]));
+    st.self_v[i].narrow(2, p0, S).copy_(split_heads(qkv[2]));
+    at::Tensor keys = st.self_k[i].narrow(2, 0, p0 + S);
+    at::Tensor vals = st.self_v[i].narrow(2, 0, p0 + S);
+    at::Tensor a = at::scaled_dot_product_attention(
+        split_heads(qkv[0]), keys, vals, optional(self_mask), 0.0, /*is_causal=*/S > 1 && p0 == 0);
+    a = merge_heads(a);
+    if (hl && hooks->active(i, SiteKind::SelfAttnHead)) hooks->at(i, SiteKind::SelfAttnHead, a, p0);
+    a = at::linear(a, l.self_out);
+    if (hl && hooks->active(i, SiteKind::SelfAttn)) hooks->at(i, SiteKind::SelfAttn, a, p0);
+    x = x + a;
+
+    // Cross-attention over the text.
+    h = at::layer_norm(x, {H}, l.ln_cross_w, l.ln_cross_b, eps);
+    at::Tensor c =
+        at::scaled_dot_product_attention(split_heads(at::linear(h, l.cross_q)), st.cross_k[i],
+                                         st.cross_v[i], optional(st.cross_mask));
+    c = merge_heads(c);
+    if (hl && hooks->active(i, SiteKind::CrossAttnHead))
+      hooks->at(i, SiteKind::CrossAttnHead, c, p0);
+    c = at::linear(c, l.cross_out);
+    if (hl && hooks->active(i, SiteKind::CrossAttn)) hooks->at(i, SiteKind::CrossAttn, c, p0);
+    x = x + c;
+
+    // MLP.
+    h = at::layer_norm(x, {H}, l.ln2_w, l.ln2_b, eps);
+    at::Tensor f = at::linear(activation(at::linear(h, l.fc1)), l.fc2);
+    if (hl && hooks->active(i, SiteKind::Mlp)) hooks->at(i, SiteKind::Mlp, f, p0);
+    x = x + f;
+    if (hl && hooks->active(i, SiteKind::LayerOut)) hooks->at(i, SiteKind::LayerOut, x, p0);
+  }
+  st.pos = p0 + S;
+  at::Tensor out = at::layer_norm(x, {H}, final_w_, final_b_, eps);
+  // [N, S, K*V] -> [N, K, S, V]
+  return at::linear(out, heads_).view({N, S, K, V}).permute({0, 2, 1, 3}).to(at::kFloat);
+}
+
+}  // namespace mg
