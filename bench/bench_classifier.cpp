@@ -25,7 +25,8 @@ constexpr int64_t kClipSamples = 4 * kRate;
 
 at::Tensor clips(int64_t n) { return at::randn({n, kClipSamples}) * 0.1; }
 
-mg::TorchScriptClassifier* passt(benchmark::State& state) {
+// The model named by MGSWEEP_PASST_TS, loaded once for all benchmarks; null if unset.
+mg::TorchScriptClassifier* passt() {
   static std::unique_ptr<mg::TorchScriptClassifier> model;
   if (!model) {
     const char* path = std::getenv("MGSWEEP_PASST_TS");
@@ -36,12 +37,11 @@ mg::TorchScriptClassifier* passt(benchmark::State& state) {
     o.max_batch = 64;
     model = std::make_unique<mg::TorchScriptClassifier>(path, o);
   }
-  (void)state;
   return model.get();
 }
 
 void BM_Passt(benchmark::State& state) {
-  auto* model = passt(state);
+  auto* model = passt();
   if (!model) {
     state.SkipWithError("set MGSWEEP_PASST_TS to a file from tools/export_passt.py --seconds 4");
     return;

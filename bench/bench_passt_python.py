@@ -26,6 +26,7 @@ RATE = 32000
 
 
 def clips_per_second(fn, batch, seconds, min_time):
+    """(clips per wall-clock second, seconds per batch, clips per process-CPU second)."""
     audio = torch.randn(batch, int(seconds * RATE)) * 0.1
     with torch.inference_mode(), contextlib.redirect_stdout(io.StringIO()):
         fn(audio)  # warm-up (TorchScript profiles its first runs)
@@ -61,8 +62,8 @@ def main():
             cps, per_batch, per_cpu = clips_per_second(model, batch, args.seconds, args.min_time)
             results.append({"model": name, "batch": batch, "clips_per_s": cps,
                             "ms_per_batch": per_batch * 1e3, "clips_per_cpu_s": per_cpu})
-            print(f"{name:30s} batch {batch:3d}: {cps:7.3f} clips/s ({per_batch * 1e3:8.1f} ms/batch)"
-                  f", {per_cpu:6.3f} clips per CPU-second")
+            print(f"{name:30s} batch {batch:3d}: {cps:7.3f} clips/s "
+                  f"({per_batch * 1e3:8.1f} ms/batch), {per_cpu:6.3f} clips per CPU-second")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

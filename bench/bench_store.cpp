@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "sweep/store.h"
@@ -44,6 +45,8 @@ std::string bench_path(const std::string& name) {
 void remove_store(const std::string& p) {
   fs::remove(p);
   fs::remove(Store::journal_path(p));
+  std::error_code ec;
+  fs::remove(fs::path(p).parent_path(), ec);  // once empty
 }
 
 std::unique_ptr<Store> make_store(const std::string& p) {
@@ -74,7 +77,13 @@ void BM_PutItems(benchmark::State& state) {
   s.reset();
   remove_store(p);
 }
-BENCHMARK(BM_PutItems)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PutItems)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_Checkpoint(benchmark::State& state) {
   const std::string p = bench_path("checkpoint.h5");

@@ -189,12 +189,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="TorchScript file to write")
     p.add_argument("--seconds", type=float, default=10.0,
-                   help="clip length the file accepts (the C++ side pads/crops to it); use the "
-                        "generation length to score clips as the paper did (default 10, max ~10.05)")
-    p.add_argument("--input-samples", type=int, help="exact clip length in samples (overrides --seconds)")
+                   help="clip length the file accepts (the C++ side pads/crops to it); use "
+                        "the generation length to score clips as the paper did "
+                        "(default 10, max ~10.05)")
+    p.add_argument("--input-samples", type=int,
+                   help="exact clip length in samples (overrides --seconds)")
     p.add_argument("--arch", default=DEFAULT_ARCH, help="hear21passt architecture name")
     p.add_argument("--random-weights", action="store_true",
-                   help="seeded random weights instead of the AudioSet checkpoint (tests, benchmarks)")
+                   help="seeded random weights instead of the AudioSet checkpoint "
+                        "(tests, benchmarks)")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
     p.add_argument("--labels", default=os.path.join(here, "..", "configs", "audioset_labels.csv"),
                    help="label CSV (index,mid,display_name) embedded in the file; '' to skip")

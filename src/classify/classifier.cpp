@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <iostream>
 #include <stdexcept>
 
@@ -68,10 +69,12 @@ at::Tensor Classifier::classify(const at::Tensor& audio, int64_t audio_rate) {
     throw std::invalid_argument(name() + ": expected floating-point audio [batch, samples] or " +
                                 "[batch, 1, samples], got " + c10::str(audio.sizes()));
   if (audio_rate <= 0) throw std::invalid_argument(name() + ": audio rate must be positive");
-  c10::InferenceMode guard;
   const auto mono = audio.dim() == 3 ? audio.squeeze(1) : audio;
   const int64_t rows = mono.size(0);
+  // Allocated outside InferenceMode: an inference tensor handed back would refuse in-place
+  // updates and autograd use in the caller's code.
   auto out = at::empty({rows, num_classes()}, at::kFloat);
+  c10::InferenceMode guard;
   for (int64_t start = 0; start < rows;) {
     const int64_t n = std::min(max_batch_, rows - start);
     try {

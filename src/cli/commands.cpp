@@ -7,7 +7,15 @@ namespace mgcli {
 void add_make_model_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 
-std::vector<AddCommand> all_commands() { return {add_make_model_command, add_generate_command}; }
+void add_run_command(CLI::App& app);
+void add_status_command(CLI::App& app);
+
+int* g_argc = nullptr;
+char*** g_argv = nullptr;
+
+std::vector<AddCommand> all_commands() {
+  return {add_make_model_command, add_generate_command, add_run_command, add_status_command};
+}
 
 namespace {
 std::map<CLI::App*, RunCommand>& runners() {

@@ -7,7 +7,14 @@
 #include "cli/commands.h"
 #include "musicgen/errors.h"
 
+namespace mgcli {
+extern int* g_argc;
+extern char*** g_argv;
+}  // namespace mgcli
+
 int main(int argc, char** argv) {
+  mgcli::g_argc = &argc;
+  mgcli::g_argv = &argv;
   CLI::App app{"mgsweep: interpretability sweeps over MusicGen at cluster scale"};
   app.require_subcommand(1);
   for (const auto& add : mgcli::all_commands()) add(app);

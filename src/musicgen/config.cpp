@@ -1,5 +1,6 @@
 #include "musicgen/config.h"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -10,6 +11,28 @@ namespace mg {
 namespace {
 
 using json = nlohmann::json;
+
+// Every integer of a config is a size, a count or a token id: 2^31 - 1 is far beyond any
+// real one and keeps products of two of them (heads * d_kv, ...) far from overflow.
+constexpr int64_t kMaxConfigInt = (int64_t{1} << 31) - 1;
+
+// A string value quoted for an error message: control characters escaped and long
+// values cut, so that the message stays one line.
+std::string quoted_value(const std::string& s) {
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < 100; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + (s.size() > 100 ? "...'" : "'");
+}
 
 // Reads typed fields of one config section with errors that name the field.
 class Section {
@@ -27,6 +50,10 @@ class Section {
   int64_t integer(const char* key) const {
     const json& v = need(key);
     if (!v.is_number_integer()) throw InputError(file_, prefix_ + key, "is not an integer");
+    // An unsigned above INT64_MAX would wrap around to a negative int64.
+    if ((v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(kMaxConfigInt)) ||
+        v.get<int64_t>() > kMaxConfigInt || v.get<int64_t>() < -kMaxConfigInt)
+      throw InputError(file_, prefix_ + key, "is out of range (above 2^31 in magnitude)");
     return v.get<int64_t>();
   }
   int64_t positive(const char* key) const {
@@ -38,7 +65,9 @@ class Section {
   double number_or(const char* key, double def) const {
     if (!has(key)) return def;
     const json& v = need(key);
-    if (!v.is_number()) throw InputError(file_, prefix_ + key, "is not a number");
+    // A number too large for a double (1e400) parses as infinity, which JSON cannot write back.
+    if (!v.is_number() || !std::isfinite(v.get<double>()))
+      throw InputError(file_, prefix_ + key, "is not a finite number");
     return v.get<double>();
   }
   bool boolean_or(const char* key, bool def) const {
@@ -59,8 +88,11 @@ class Section {
       throw InputError(file_, prefix_ + key, "is not a non-empty list of integers");
     std::vector<int64_t> out;
     for (const auto& e : v) {
-      if (!e.is_number_integer() || e.get<int64_t>() <= 0)
-        throw InputError(file_, prefix_ + key, "holds a non-positive or non-integer entry");
+      if (!e.is_number_integer() || e.get<int64_t>() <= 0 ||
+          (e.is_number_unsigned() && e.get<uint64_t>() > uint64_t(kMaxConfigInt)) ||
+          e.get<int64_t>() > kMaxConfigInt)
+        throw InputError(file_, prefix_ + key,
+                         "holds a non-positive, non-integer or out-of-range entry");
       out.push_back(e.get<int64_t>());
     }
     return out;
@@ -114,7 +146,7 @@ T5Config parse_t5(const json& j, const std::string& file) {
   c.dense_act_fn = s.string_or("dense_act_fn", act);
   if (c.dense_act_fn != "relu" && c.dense_act_fn != "gelu_new" && c.dense_act_fn != "gelu" &&
       c.dense_act_fn != "silu")
-    s.fail("dense_act_fn", "unsupported activation '" + c.dense_act_fn + "'");
+    s.fail("dense_act_fn", "unsupported activation " + quoted_value(c.dense_act_fn));
   return c;
 }
 
@@ -135,9 +167,14 @@ DecoderConfig parse_decoder(const json& j, const std::string& file) {
   c.activation_function = s.string_or("activation_function", "gelu");
   if (c.activation_function != "gelu" && c.activation_function != "gelu_new" &&
       c.activation_function != "relu")
-    s.fail("activation_function", "unsupported activation '" + c.activation_function + "'");
+    s.fail("activation_function", "unsupported activation " + quoted_value(c.activation_function));
   if (c.hidden_size % c.num_attention_heads != 0)
     s.fail("num_attention_heads", "does not divide hidden_size");
+  // BOS and the delay pattern's pad index the embedding tables (vocab_size + 1 rows).
+  if (c.pad_token_id < 0 || c.pad_token_id > c.vocab_size)
+    s.fail("pad_token_id", "must lie in [0, vocab_size]");
+  if (c.bos_token_id < 0 || c.bos_token_id > c.vocab_size)
+    s.fail("bos_token_id", "must lie in [0, vocab_size]");
   if (c.audio_channels != 1 && c.audio_channels != 2)
     s.fail("audio_channels", "must be 1 (mono) or 2 (stereo)");
   if (c.audio_channels == 2 && c.num_codebooks % 2 != 0)
@@ -152,6 +189,12 @@ EncodecConfig parse_encodec(const json& j, const std::string& file) {
   c.audio_channels = s.integer_or("audio_channels", 1);
   c.num_filters = s.positive("num_filters");
   c.upsampling_ratios = s.int_list("upsampling_ratios");
+  int64_t hop = 1;  // hop_length(), without overflowing on the way
+  for (int64_t r : c.upsampling_ratios) {
+    if (hop > kMaxConfigInt / r)
+      s.fail("upsampling_ratios", "multiply to an absurd hop length (above 2^31 samples)");
+    hop *= r;
+  }
   c.hidden_size = s.positive("hidden_size");
   c.codebook_size = s.positive("codebook_size");
   c.codebook_dim = s.integer_or("codebook_dim", c.hidden_size);
@@ -169,7 +212,7 @@ EncodecConfig parse_encodec(const json& j, const std::string& file) {
   if (c.norm_type != "weight_norm")
     s.fail("norm_type", "only weight_norm EnCodec checkpoints are supported (MusicGen's)");
   if (c.pad_mode != "reflect" && c.pad_mode != "constant")
-    s.fail("pad_mode", "unsupported padding mode '" + c.pad_mode + "'");
+    s.fail("pad_mode", "unsupported padding mode " + quoted_value(c.pad_mode));
   return c;
 }
 
@@ -217,6 +260,10 @@ std::string MusicgenConfig::to_json_text() const {
             {"relative_attention_max_distance", text.relative_attention_max_distance},
             {"layer_norm_epsilon", text.layer_norm_epsilon},
             {"feed_forward_proj", text.gated_ffn ? "gated-gelu" : text.dense_act_fn},
+            // Explicit, as transformers writes them: "gated-gelu" alone would read back as
+            // gelu_new whatever the activation of a gated FFN is.
+            {"dense_act_fn", text.dense_act_fn},
+            {"is_gated_act", text.gated_ffn},
             {"is_encoder_decoder", true},
             {"pad_token_id", 0},
             {"eos_token_id", 1}};

@@ -55,6 +55,8 @@ HookRunner::HookRunner(std::vector<Intervention> interventions,
     Capture c{req, {}, 0};
     if (req.mode == CaptureMode::PerStep)
       c.buffer = at::zeros({2 * batch, steps, width}, options);
+    else if (req.mode == CaptureMode::CondRowSumFixed)
+      c.buffer = at::zeros({steps, width}, options.dtype(at::kLong));
     else
       c.buffer = at::zeros({2 * batch, width}, options.dtype(at::kDouble));
     captures_.push_back(std::move(c));
@@ -106,6 +108,18 @@ void HookRunner::capture(Capture& c, const at::Tensor& x_all, int64_t step0) {
     const int64_t steps = c.buffer.size(1);
     const int64_t m = std::min(n, steps - step0);
     if (m > 0) c.buffer.narrow(1, step0, m).copy_(x.narrow(1, 0, m));
+    return;
+  }
+  if (c.req.mode == CaptureMode::CondRowSumFixed) {
+    const int64_t steps = c.buffer.size(0);
+    const int64_t m = std::min(n, steps - step0);
+    if (m <= 0) return;
+    // Round each value to fixed point first, then sum the integers: exact.
+    at::Tensor fixed =
+        at::round(x.narrow(0, 0, batch_).narrow(1, 0, m).to(at::kDouble) * kFixedPointScale)
+            .to(at::kLong)
+            .sum(0);
+    c.buffer.narrow(0, step0, m).add_(fixed);
     return;
   }
   const int64_t j0 = std::max<int64_t>(0, c.req.window.t0 - step0);

@@ -75,7 +75,11 @@ struct Intervention {
 
 // What to record. Captures are per batch element and CFG half: the result has
 // 2B rows, [conditional rows..., unconditional rows...].
-enum class CaptureMode { PerStep, SumOverSteps };
+// CondRowSumFixed: per step, the sum over the conditional rows of the values in
+// fixed point (round(x * 2^32) as int64): an exact, order-independent sum, so that
+// means reduced across batches and ranks are the same bits however the work was split.
+enum class CaptureMode { PerStep, SumOverSteps, CondRowSumFixed };
+constexpr double kFixedPointScale = 4294967296.0;  // 2^32
 struct CaptureRequest {
   HookSite site;
   CaptureMode mode = CaptureMode::PerStep;
@@ -84,7 +88,8 @@ struct CaptureRequest {
 struct CaptureResult {
   HookSite site;
   CaptureMode mode;
-  at::Tensor values;  // PerStep: [2B, steps, width] (run dtype); Sum: [2B, width] float64
+  at::Tensor values;  // PerStep: [2B, steps, width] (run dtype); Sum: [2B, width] float64;
+                      // CondRowSumFixed: [steps, width] int64
   int64_t count = 0;  // steps summed (SumOverSteps)
 };
 

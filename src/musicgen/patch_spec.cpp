@@ -1,5 +1,6 @@
 #include "musicgen/patch_spec.h"
 
+#include <cmath>
 #include <cstdlib>
 
 #include "musicgen/errors.h"
@@ -24,10 +25,21 @@ bool parse_int(const std::string& s, int64_t* out) {
 at::Tensor load_value(const std::string& spec, const std::string& file, const std::string& name) {
   if (file.empty() || name.empty())
     throw InputError("--patch", spec, "needs FILE.safetensors:TENSOR", kFix);
-  Weights w = Weights::open_file(file);
+  // Errors name the spec: the user wrote a --patch, not a checkpoint.
+  Weights w;
+  try {
+    w = Weights::open_file(file);
+  } catch (const InputError& e) {
+    throw InputError("--patch", spec, std::string("cannot read the value file: ") + e.what());
+  }
+  if (!w.has(name))
+    throw InputError("--patch", spec, "tensor '" + name + "' is not in " + file,
+                     "write FILE.safetensors:TENSOR with a tensor the file holds");
   at::Tensor t = w.get_unchecked(name, at::TensorOptions().dtype(at::kFloat));
-  if (t.dim() != 1 && t.dim() != 2)
-    throw InputError(file, name, "must be [width] or [steps, width]");
+  if ((t.dim() != 1 && t.dim() != 2) || t.size(0) == 0)
+    throw InputError("--patch", spec,
+                     file + ":" + name + " has " + std::to_string(t.dim()) +
+                         " dimensions or no rows; it must be [width] or [steps, width]");
   return t;
 }
 
@@ -82,8 +94,8 @@ Intervention parse_patch(const std::string& spec_in, int64_t num_layers, int64_t
     case InterventionOp::Scale: {
       char* end = nullptr;
       iv.factor = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0')
-        throw InputError("--patch", spec_in, "scale needs a number, e.g. scale=0.5", kFix);
+      if (value.empty() || *end != '\0' || !std::isfinite(iv.factor))
+        throw InputError("--patch", spec_in, "scale needs a finite number, e.g. scale=0.5", kFix);
       break;
     }
     case InterventionOp::Add:

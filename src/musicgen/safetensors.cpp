@@ -33,6 +33,26 @@ constexpr DtypeInfo kDtypes[] = {
     {"BOOL", StDtype::BOOL, 1},
 };
 
+// A tensor name as it may appear in an error: the file is untrusted, and a name with a
+// newline (or a megabyte long) must not break the one-line message.
+std::string printable(const std::string& s) {
+  constexpr size_t kMax = 200;
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
 uint64_t read_le_u64(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
@@ -83,9 +103,10 @@ StHeader parse_safetensors(const uint8_t* data, size_t size, const std::string& 
   h.data_offset = 8 + n;
   const uint64_t data_size = size - h.data_offset;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& name = it.key();
+    const std::string& key = it.key();
+    const std::string name = printable(key);  // for errors
     const auto& v = it.value();
-    if (name == "__metadata__") {
+    if (key == "__metadata__") {
       if (!v.is_object()) throw InputError(file, "__metadata__", "is not an object");
       for (auto m = v.begin(); m != v.end(); ++m)
         if (m.value().is_string()) h.metadata[m.key()] = m.value().get<std::string>();
@@ -93,7 +114,7 @@ StHeader parse_safetensors(const uint8_t* data, size_t size, const std::string& 
     }
     if (!v.is_object()) throw InputError(file, name, "tensor entry is not an object", fix);
     StTensor t;
-    t.name = name;
+    t.name = key;
     auto dt = v.find("dtype");
     if (dt == v.end() || !dt->is_string() || !parse_st_dtype(dt->get<std::string>(), &t.dtype))
       throw InputError(file, name + ".dtype", "missing or unsupported dtype",
@@ -101,14 +122,17 @@ StHeader parse_safetensors(const uint8_t* data, size_t size, const std::string& 
     auto sh = v.find("shape");
     if (sh == v.end() || !sh->is_array())
       throw InputError(file, name + ".shape", "missing or not an array", fix);
-    // Element count with overflow checks: a lying shape must not wrap around.
-    uint64_t numel = 1;
+    // Element count with overflow checks: a lying shape must not wrap around. The bound
+    // is over the non-zero dimensions, so that a zero cannot hide a dimension that does
+    // not fit the int64 sizes and strides of the tensor made from it.
+    uint64_t numel = 1, bound = 1;
     for (const auto& d : *sh) {
       if (!d.is_number_unsigned())
         throw InputError(file, name + ".shape", "dimension is not a non-negative integer", fix);
       const uint64_t dim = d.get<uint64_t>();
-      if (dim > 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / dim)
+      if (dim > 0 && bound > std::numeric_limits<uint64_t>::max() / 16 / dim)
         throw InputError(file, name + ".shape", "shape is absurdly large", fix);
+      if (dim > 0) bound *= dim;
       numel *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -134,12 +158,16 @@ StHeader parse_safetensors(const uint8_t* data, size_t size, const std::string& 
   }
   std::sort(h.tensors.begin(), h.tensors.end(),
             [](const StTensor& a, const StTensor& b) { return a.begin < b.begin; });
+  // Against the furthest end so far, not just the previous tensor's: an empty tensor
+  // (or one nested inside a bigger one) must not hide an overlap.
+  size_t furthest = 0;  // the tensor with the largest end among those before i
   for (size_t i = 0; i < h.tensors.size(); ++i) {
-    if (i > 0 && h.tensors[i].begin < h.tensors[i - 1].end &&
-        h.tensors[i].begin != h.tensors[i].end)
-      throw InputError(file, h.tensors[i].name + ".data_offsets",
-                       "overlaps the bytes of " + h.tensors[i - 1].name, fix);
-    h.index[h.tensors[i].name] = i;
+    const StTensor& t = h.tensors[i];
+    if (i > 0 && t.begin != t.end && t.begin < h.tensors[furthest].end)
+      throw InputError(file, printable(t.name) + ".data_offsets",
+                       "overlaps the bytes of " + printable(h.tensors[furthest].name), fix);
+    if (t.end > h.tensors[furthest].end) furthest = i;
+    h.index[t.name] = i;
   }
   return h;
 }

@@ -67,10 +67,19 @@ Weights Weights::open_folder(const std::string& dir) {
     if (!it.value().is_string())
       throw InputError(index.string(), "weight_map." + it.key(), "is not a file name");
     const std::string shard = it.value().get<std::string>();
-    if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
+    if (shard.empty() || shard.find('/') != std::string::npos ||
+        shard.find("..") != std::string::npos)
       throw InputError(index.string(), "weight_map." + it.key(), "names a file outside the folder");
     auto& f = shards[shard];
-    if (!f) f = std::make_shared<SafetensorsFile>((fs::path(dir) / shard).string());
+    if (!f) {
+      const fs::path shard_path = fs::path(dir) / shard;
+      std::error_code ec;
+      if (!fs::is_regular_file(shard_path, ec))
+        throw InputError(index.string(), "weight_map." + it.key(),
+                         "names shard '" + shard + "', which is not in the folder",
+                         "the download is incomplete");
+      f = std::make_shared<SafetensorsFile>(shard_path.string());
+    }
     const StTensor* t = f->find(it.key());
     if (!t)
       throw InputError(f->path(), it.key(), "listed in the index but not in the shard",

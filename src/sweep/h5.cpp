@@ -1,5 +1,6 @@
 #include "sweep/h5.h"
 
+#include <cstdlib>
 #include <stdexcept>
 #include <vector>
 
@@ -39,8 +40,13 @@ std::string last_error() {
 Id store_fapl() {
   Id fapl = plist(H5Pcreate(H5P_FILE_ACCESS));
   if (!fapl.valid()) throw std::runtime_error("HDF5: cannot create a file-access property list");
-  // (false, true): no locks, and no error where the file system does not support them.
+    // (false, true): no locks, and no error where the file system does not support them.
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
   H5Pset_file_locking(fapl, false, true);
+#else
+  // Older HDF5 has no property for it; the variable is read at every H5Fopen.
+  setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
+#endif
   // Low bound "earliest": superblock version 0, whose only field that HDF5 rewrites on a
   // read-write open (the write-access flag) has no checksum and is not enforced, so a writer
   // killed with -9 leaves a file that opens. With "latest" (superblock v3 in 1.10) the same

@@ -225,7 +225,9 @@ void write_all(int fd, const uint8_t* data, size_t n, off_t at, const std::strin
 
 void fsync_parent_dir(const std::string& path) {
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw sys_error("cannot open the directory to fsync it", dir);
   const int rc = ::fsync(fd);

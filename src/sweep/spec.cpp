@@ -3,10 +3,10 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -239,7 +239,9 @@ class Loader {
         if (!node->is_string())
           fail_node(*node, field, "expected a file name, got " + type_name(*node));
         const std::string rel = node->as_string()->get();
-        const std::string p = fs::path(rel).is_absolute() ? rel : (fs::path(dir) / rel).string();
+        const std::string p = (fs::path(rel).is_absolute() ? fs::path(rel) : fs::path(dir) / rel)
+                                  .lexically_normal()
+                                  .string();
         overlay(out, load(p, stack, node, field));
       }
     }
@@ -647,8 +649,8 @@ void read_concepts(const Reader& r, JobSpec& s, const LabelSet& ls) {
       r.fail(
           r.has(p + ".value") ? p + ".value" : p,
           "value '" + c.value + "' is not in the " + c.slot + " vocabulary (" + join(vocab) + ")",
-          "fix the spelling, or set outside_vocab = true to fill the slot with it anyway "
-          "(as the paper does for hiphop)");
+          "fix the spelling, or set outside_vocab = true to fill the slot with it anyway, "
+          "as the paper does for hiphop");
     if (!r.has(p + ".label")) r.fail(p + ".label", "missing", "the class index for the odds");
     c.label = read_label(r, *r.find(p + ".label"), p + ".label", ls);
     if (const toml::array* a = r.array(p + ".relevant")) {
@@ -751,9 +753,9 @@ void read_stages(const Reader& r, JobSpec& s) {
     fail_node(*pn, "interventions.pairs", "expected \"all\" or a list of [a, b] pairs");
   }
   if (iv.all_pairs)
-    for (size_t a = 0; a < s.concepts.size(); ++a)
-      for (size_t b = 0; b < s.concepts.size(); ++b)
-        if (a != b) iv.pairs.emplace_back(a, b);
+    for (size_t ca = 0; ca < s.concepts.size(); ++ca)
+      for (size_t cb = 0; cb < s.concepts.size(); ++cb)
+        if (ca != cb) iv.pairs.emplace_back(ca, cb);
   if (iv.enabled && iv.pairs.empty())
     r.fail("interventions.pairs", "no pairs: interventions need at least two concepts");
 
@@ -933,16 +935,11 @@ JobSpec build(const Loader& loader, const std::string& root, const std::string& 
 // ---------------------------------------------------------------------------------------------
 // Text forms.
 
+// Shortest text that reads back to the same double ("30", "0.1", "1e-07").
 std::string fmt_double(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  // Shortest text that reads back to the same double.
-  for (int p = 1; p <= 17; ++p) {
-    char b2[64];
-    std::snprintf(b2, sizeof b2, "%.*g", p, v);
-    if (std::strtod(b2, nullptr) == v) return b2;
-  }
-  return buf;
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
 }
 
 std::string toml_double(double v) {

@@ -20,19 +20,19 @@
 
 namespace mg::sweep {
 
-namespace testing {
+namespace store_testing {
 namespace {
 CrashHook g_crash_hook = nullptr;
 }
 void set_crash_hook(CrashHook hook) { g_crash_hook = hook; }
-}  // namespace testing
+}  // namespace store_testing
 
 namespace {
 
-using testing::CrashPoint;
+using store_testing::CrashPoint;
 
 void crash_point(CrashPoint p, uint64_t arg = 0) {
-  if (testing::g_crash_hook != nullptr) testing::g_crash_hook(p, arg);
+  if (store_testing::g_crash_hook != nullptr) store_testing::g_crash_hook(p, arg);
 }
 
 constexpr const char* kFormatAttr = "mgsweep_store_format";
@@ -103,9 +103,7 @@ std::string normalize_path(const std::string& p) {
   return s;
 }
 
-std::string lookup_path(const std::string& p) {
-  return (!p.empty() && p[0] == '/') ? p : "/" + p;
-}
+std::string lookup_path(const std::string& p) { return (!p.empty() && p[0] == '/') ? p : "/" + p; }
 
 [[noreturn]] void throw_h5(const std::string& path, const std::string& what) {
   const std::string detail = h5::last_error();
@@ -118,9 +116,8 @@ std::vector<uint8_t> fill_bytes(const DatasetSpec& d) {
   const double f = d.fill;
   auto check_int = [&](double lo, double hi) {
     if (!std::isfinite(f) || f != std::floor(f) || f < lo || f > hi) {
-      throw std::invalid_argument("store layout: " + d.path + ": fill value " +
-                                  std::to_string(f) + " does not fit " +
-                                  elem_type_name(d.type));
+      throw std::invalid_argument("store layout: " + d.path + ": fill value " + std::to_string(f) +
+                                  " does not fit " + elem_type_name(d.type));
     }
   };
   switch (d.type) {
@@ -372,10 +369,10 @@ void Store::Impl::load(bool rdwr) {
     corrupt(std::string("it has no ") + kFormatAttr + " attribute (an HDF5 file, not a store)");
   }
   if (fmt->second != kFormat) {
-    throw InputError(path, kFormatAttr,
-                     "store format " + fmt->second + " is not one this mgsweep reads (" +
-                         kFormat + ")",
-                     "use the mgsweep version that wrote it");
+    throw InputError(
+        path, kFormatAttr,
+        "store format " + fmt->second + " is not one this mgsweep reads (" + kFormat + ")",
+        "use the mgsweep version that wrote it");
   }
   auto idattr = attributes.find(kIdAttr);
   if (idattr == attributes.end() || !from_hex(idattr->second, &id)) {
@@ -561,16 +558,14 @@ void Store::Impl::check_slab(const std::string& name, const Dataset& d, const In
   uint64_t n = 1;
   for (size_t k = 0; k < d.shape.size(); ++k) {
     if (offset[k] > d.shape[k] || count[k] > d.shape[k] - offset[k]) {
-      throw std::invalid_argument(path + ": " + name + ": offset " + shape_str(offset) +
-                                  " count " + shape_str(count) + " outside shape " +
-                                  shape_str(d.shape));
+      throw std::invalid_argument(path + ": " + name + ": offset " + shape_str(offset) + " count " +
+                                  shape_str(count) + " outside shape " + shape_str(d.shape));
     }
     n *= count[k];
   }
   if (n * elem_size(d.type) != nbytes) {
-    throw std::invalid_argument(path + ": " + name + ": " + std::to_string(nbytes) +
-                                " bytes for " + std::to_string(n) + " " +
-                                elem_type_name(d.type) + " elements");
+    throw std::invalid_argument(path + ": " + name + ": " + std::to_string(nbytes) + " bytes for " +
+                                std::to_string(n) + " " + elem_type_name(d.type) + " elements");
   }
 }
 
@@ -605,7 +600,9 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
   std::vector<std::vector<uint8_t>> fills;
   for (DatasetSpec& d : specs) {
     const std::string norm = normalize_path(d.path);
-    if (norm.empty()) throw std::invalid_argument("store layout: bad dataset path '" + d.path + "'");
+    if (norm.empty()) {
+      throw std::invalid_argument("store layout: bad dataset path '" + d.path + "'");
+    }
     if (norm == kInternalGroup || norm.rfind(std::string(kInternalGroup) + "/", 0) == 0) {
       throw std::invalid_argument("store layout: " + norm + " is reserved for the store");
     }
@@ -630,6 +627,12 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
       throw std::invalid_argument("store layout: bad or repeated string dataset path '" + p + "'");
     }
     strings.emplace_back(norm, &values);
+  }
+  for (const std::string& p : seen) {  // "/a" cannot be a dataset and the group of "/a/b"
+    auto next = seen.upper_bound(p + "/");
+    if (seen.count(p + "/") || (next != seen.end() && next->rfind(p + "/", 0) == 0)) {
+      throw std::invalid_argument("store layout: " + p + " is a dataset and a group");
+    }
   }
   for (const auto& [name, value] : layout.attributes) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." ||
@@ -664,11 +667,11 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
   FdCloser lock;
   lock.fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock.fd < 0) {
-    throw std::system_error(errno, std::generic_category(), tmp + ": cannot create");
+    throw InputError(path, "", std::string("cannot create the store: ") + std::strerror(errno),
+                     "check that its directory exists and is writable");
   }
   if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    throw InputError(path, "", "another process is creating this store",
-                     "wait for it, or stop it");
+    throw InputError(path, "", "another process is creating this store", "wait for it, or stop it");
   }
 
   const StoreId id = random_store_id();
@@ -713,8 +716,8 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
 
     for (size_t i = 0; i < specs.size(); ++i) {
       const DatasetSpec& d = specs[i];
-      h5::Id ds = make_dataset(d.path, file_type(d.type), mem_type(d.type), d.shape,
-                               fills[i].data());
+      h5::Id ds =
+          make_dataset(d.path, file_type(d.type), mem_type(d.type), d.shape, fills[i].data());
       if (!d.initial.empty() && element_count(d.shape) > 0 &&
           H5Dwrite(ds, mem_type(d.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, d.initial.data()) < 0) {
         throw_h5(tmp, "cannot write the initial data of " + d.path);
@@ -732,8 +735,7 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
     }
     {
       const int64_t zero = 0;
-      h5::Id ds =
-          make_dataset(kGenerationPath, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &zero);
+      h5::Id ds = make_dataset(kGenerationPath, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &zero);
       write_string_attr(ds, "doc",
                         "Checkpoints made so far. PATH.journal records of this generation are "
                         "newer than this file.",
@@ -791,11 +793,16 @@ std::unique_ptr<Store> Store::open(const std::string& path) {
   if (!exists(jpath)) JournalFile::create(jpath, impl->id);  // a crash right after creation
   impl->journal = std::make_unique<JournalFile>(jpath, true);
   if (!impl->journal->try_lock()) {
-    throw InputError(path, "", "another process has this store open for writing (" + jpath +
-                                   " is locked)",
+    throw InputError(path, "",
+                     "another process has this store open for writing (" + jpath + " is locked)",
                      "wait for that run to end or stop it; read-only commands work meanwhile");
   }
-  const std::vector<uint8_t> bytes = impl->journal->read_all();
+  std::vector<uint8_t> bytes = impl->journal->read_all();
+  if (bytes.empty()) {  // an empty file holds no records: give it its header
+    bytes = encode_journal_header(impl->id);
+    impl->journal->append(bytes.data(), bytes.size());
+    impl->journal->sync();
+  }
   JournalScan scan = scan_journal(bytes.data(), bytes.size(), impl->generation);
   impl->load_journal_records(scan, true);
 
@@ -925,7 +932,11 @@ std::vector<std::string> Store::read_strings(const std::string& dataset) const {
     }
     for (char* p : ptrs) out.emplace_back(p != nullptr ? p : "");
     h5::Id space = h5::dataspace(H5Dget_space(d.id));
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(mem, space, H5P_DEFAULT, ptrs.data());
+#else
     H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data());
+#endif
   } else {
     const size_t sz = H5Tget_size(type);
     h5::Id mem = h5::datatype(H5Tcopy(type));
@@ -952,7 +963,8 @@ void Store::check_type(const std::string& dataset, ElemType expected) const {
 void Store::put(const std::string& dataset, const Index& offset, const Index& count,
                 const void* data, size_t nbytes) {
   Impl& s = *impl_;
-  if (!s.writable || s.closed) throw std::logic_error(s.path + ": put on a store not open for writing");
+  if (!s.writable || s.closed)
+    throw std::logic_error(s.path + ": put on a store not open for writing");
   if (s.broken) {
     throw std::logic_error(s.path + ": a checkpoint failed; open the store again to recover");
   }
@@ -992,8 +1004,7 @@ void Store::read(const std::string& dataset, const Index& offset, const Index& c
     h5::Id fspace = h5::dataspace(H5Dget_space(d.id));
     h5::Id mspace =
         h5::dataspace(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr));
-    if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr) <
-            0 ||
+    if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr) < 0 ||
         H5Dread(d.id, mem_type(d.type), mspace, fspace, H5P_DEFAULT, out) < 0) {
       throw_h5(s.path, "cannot read " + key);
     }
@@ -1024,8 +1035,8 @@ void Store::checkpoint() {
   s.flush_and_sync();
   crash_point(CrashPoint::kCheckpointDataSynced);
   const int64_t next = static_cast<int64_t>(s.generation + 1);
-  if (H5Dwrite(s.datasets.at(kGenerationPath).id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL,
-               H5P_DEFAULT, &next) < 0) {
+  if (H5Dwrite(s.datasets.at(kGenerationPath).id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+               &next) < 0) {
     throw_h5(s.path, std::string("cannot write ") + kGenerationPath);
   }
   s.flush_and_sync();

@@ -14,7 +14,9 @@
 //                   h5clear runs: this is why the store does not use it.)
 //   PATH.journal    the write-ahead journal (journal.h): put() appends a record to it and
 //                   keeps it in memory; nothing reaches PATH before a checkpoint.
-//   PATH.creating   exists only while create() builds the file; renamed to PATH when done.
+//   PATH.creating   where create() builds the file before linking it to PATH (atomic: PATH
+//                   appears complete or not at all). A crashed create leaves it behind; the
+//                   next create reuses it.
 //
 // checkpoint():
 //   1. fdatasync the journal: its records are now durable;
@@ -41,10 +43,13 @@
 // journal's valid records as of its opening (include_journal = true), i.e. what a resume
 // would see; it is a snapshot: open it again to see more.
 //
+// Strings (attributes, string datasets) are variable-length UTF-8: h5py reads attributes as
+// str, string datasets as bytes (or str with .asstr()). No size limit on an attribute.
+//
 // Limits: one writer per store (a second open() fails with InputError while the first is
-// alive); not thread-safe; string attributes up to 48 KiB each (HDF5's compact attribute
-// storage: store a longer text, e.g. a big spec, as a string dataset). Datasets cannot be
-// added after creation.
+// alive); not thread-safe; datasets cannot be added after creation. In one process, do not
+// open the store with plain H5Fopen and default properties while a Store has it open (HDF5
+// refuses to open one file twice with different locking settings); other processes may.
 #pragma once
 
 #include <cstdint>
@@ -91,9 +96,9 @@ constexpr ElemType elem_type_of<uint8_t>() {
 struct DatasetSpec {
   std::string path;  // "/results/effect" ("results/effect" works too); groups are made
   ElemType type = ElemType::F32;
-  std::vector<uint64_t> shape;  // empty: a scalar
-  double fill = 0;              // NaN allowed for float types
-  std::string doc;              // stored as the dataset's "doc" attribute when not empty
+  std::vector<uint64_t> shape;   // empty: a scalar
+  double fill = 0;               // NaN allowed for float types
+  std::string doc;               // stored as the dataset's "doc" attribute when not empty
   std::vector<uint8_t> initial;  // optional: the whole dataset, row-major, native byte order
 };
 
@@ -183,21 +188,20 @@ class Store {
   // journal keeps the records; the next open() applies them).
   void close();
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   void check_type(const std::string& dataset, ElemType expected) const;
   std::unique_ptr<Impl> impl_;
 };
 
-namespace testing {
+namespace store_testing {
 // Places in the store's code where the crash test kills the process (a hook that raises
 // SIGKILL). Not for production use.
 enum class CrashPoint {
-  kCreateFileBuilt,       // PATH.creating complete and fsynced, not yet linked
-  kCreateLinked,          // PATH exists, PATH.journal does not yet
-  kPutAppended,           // a record was appended to the journal
+  kCreateFileBuilt,  // PATH.creating complete and fsynced, not yet linked
+  kCreateLinked,     // PATH exists, PATH.journal does not yet
+  kPutAppended,      // a record was appended to the journal
   kCheckpointJournalSynced,
   kCheckpointRecordApplied,  // arg: index of the record just written with H5Dwrite
   kCheckpointDataSynced,
@@ -206,6 +210,6 @@ enum class CrashPoint {
 };
 using CrashHook = void (*)(CrashPoint point, uint64_t arg);
 void set_crash_hook(CrashHook hook);
-}  // namespace testing
+}  // namespace store_testing
 
 }  // namespace mg::sweep

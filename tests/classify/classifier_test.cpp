@@ -63,6 +63,9 @@ TEST(Classifier, ChunksRowsAndKeepsTheirOrder) {
   ASSERT_EQ(logits.sizes(), (at::IntArrayRef{10, 4}));
   EXPECT_EQ(logits.scalar_type(), at::kFloat);  // whatever forward returned
   for (int64_t r = 0; r < 10; ++r) EXPECT_EQ(logits[r][0].item<float>(), 10.f * r);
+  // An ordinary tensor for the caller, not an inference tensor (those reject in-place ops).
+  EXPECT_FALSE(logits.is_inference());
+  EXPECT_NO_THROW(logits.add_(1));
 }
 
 TEST(Classifier, PadsShortClipsAndCropsLongOnes) {

@@ -121,7 +121,8 @@ TEST(Spec, DemoJob) {
   EXPECT_EQ(s.extremes.top_k, 2);
   EXPECT_EQ(s.num_labels, 527);
   EXPECT_FALSE(s.labels_path.empty());
-  EXPECT_FALSE(s.model_checked);  // results/demo/model is not there (relative to the build dir)
+  // Checked at load only where results/demo/model exists relative to the working directory.
+  EXPECT_EQ(s.model_checked, fs::is_directory("results/demo/model"));
 
   // Against the tiny model (4 layers, 4 heads): "all" layers filled.
   JobSpec v = s;
@@ -237,9 +238,13 @@ TEST(Spec, CanonicalAndHash) {
   EXPECT_EQ(a.canonical(), b.canonical());
   EXPECT_EQ(a.result_hash(), b.result_hash());
   EXPECT_EQ(a.result_hash().size(), 16u);
-  // Pinned: the hash of the demo job must not change between runs, builds or machines. A
-  // deliberate change of canonical() changes it; update it here and say so.
-  EXPECT_EQ(a.result_hash(), "PINNED");
+  // Pinned: the hash of the demo job (checked against the tiny model, as the runner does)
+  // must not change between runs, builds or machines. A deliberate change of canonical()
+  // changes it; update it here and say so.
+  JobSpec checked = a;
+  validate_against_model(checked, named_shape("tiny"));
+  EXPECT_EQ(checked.result_hash(), "4d3e7e66041b00c6");
+  EXPECT_CONTAINS(checked.canonical(), "\nlens.layers = [1, 2, 3, 4]\n");
   EXPECT_CONTAINS(a.canonical(), "generation.seed = 1\n");
   EXPECT_EQ(a.canonical().find("batch_size"), std::string::npos);
   EXPECT_EQ(a.canonical().find("results/demo.h5"), std::string::npos);
@@ -438,6 +443,15 @@ TEST(SpecErrors, Misc) {
                   "syntax.toml: line 2: TOML syntax error");
   EXPECT_CONTAINS(err("slot_vocab", "[prompts.vocab]\nCOLOR = [\"red\"]\n"),
                   "line 3: prompts.vocab.COLOR: slot 'COLOR' is not in the template");
+  // labels = a CSV beside the file that names it: its rows bound the indices.
+  write_file("three.csv", "index,mid,display_name\n0,/m/a,A\n1,/m/b,B\n2,/m/c,C\n");
+  EXPECT_CONTAINS(
+      err("labels_key", "labels = \"three.csv\"\n"),
+      "paper_concepts.toml: line 55: concept.classical.label: label 237 is outside 0..2");
+  EXPECT_CONTAINS(err("labels_missing", "labels = \"nope.csv\"\n"),
+                  "line 2: labels: the label file");
+  EXPECT_CONTAINS(err("num_labels", "num_labels = 100\n"),
+                  "line 2: num_labels: 100 disagrees with the 527 rows");
   // A label by name resolves against the CSV.
   const JobSpec byname = demo_with("by_name",
                                    "[concept.rock]\nlabel = \"Rock music\"\n"

@@ -40,7 +40,8 @@ std::string scratch_dir() {
 
 std::vector<uint8_t> slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
 }
 
 void spit(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -83,7 +84,8 @@ TEST(StoreJournal, Crc32cKnownValue) {
   // Incremental equals one shot.
   const std::string s = "The quick brown fox jumps over the lazy dog, twice over.";
   const uint32_t one = mg::sweep::crc32c(s.data(), s.size());
-  const uint32_t two = mg::sweep::crc32c(s.data() + 7, s.size() - 7, mg::sweep::crc32c(s.data(), 7));
+  const uint32_t two =
+      mg::sweep::crc32c(s.data() + 7, s.size() - 7, mg::sweep::crc32c(s.data(), 7));
   EXPECT_EQ(one, two);
 }
 
@@ -135,8 +137,8 @@ TEST(Store, RoundTripEveryType) {
   EXPECT_TRUE(Store::exists(Store::journal_path(path)));
   EXPECT_EQ(s->generation(), 0u);
   EXPECT_EQ(s->datasets(), (std::vector<std::string>{"/done", "/empty", "/i16", "/i32", "/init",
-                                                      "/results/deep/i64", "/results/f32",
-                                                      "/results/f64", "/scalar"}));
+                                                     "/results/deep/i64", "/results/f32",
+                                                     "/results/f64", "/scalar"}));
   EXPECT_EQ(s->string_datasets(), (std::vector<std::string>{"/meta/none", "/prompts"}));
   EXPECT_EQ(s->shape("/results/deep/i64"), (std::vector<uint64_t>{2, 2, 2}));
   EXPECT_EQ(s->shape("scalar"), std::vector<uint64_t>{});
@@ -253,6 +255,8 @@ TEST(Store, BadArguments) {
   bad(l);
   l.datasets = {{"/_store/x", ElemType::U8, {2}, 0, "", {}}};
   bad(l);
+  l.datasets = {{"/a", ElemType::U8, {2}, 0, "", {}}, {"/a/b", ElemType::U8, {2}, 0, "", {}}};
+  bad(l);
   l.datasets = {{"/a", ElemType::U8, {2}, 0, "", {1, 2, 3}}};
   bad(l);
   l.datasets = {};
@@ -347,6 +351,12 @@ TEST(Store, MissingJournalIsRemade) {
   s->put<int32_t>("/v", {0}, {3}, {1, 2, 3});
   s->close();
   EXPECT_EQ(Store::open_read_only(path)->read_all<int32_t>("/v"), (std::vector<int32_t>{1, 2, 3}));
+  // An empty journal file holds no records: it gets its header back.
+  spit(Store::journal_path(path), {});
+  s = Store::open(path);
+  s->put<int32_t>("/v", {1}, {1}, {5});
+  s.reset();
+  EXPECT_EQ(Store::open(path)->read_all<int32_t>("/v"), (std::vector<int32_t>{1, 5, 3}));
 }
 
 TEST(Store, RandomOverlappingWritesMatchAModel) {
@@ -658,7 +668,8 @@ TEST(Store, MetadataNeverChangesAfterCreation) {
 
 TEST(Store, ReadableWithH5pyWhileAndAfterWriting) {
   const char* py = std::getenv("MGSWEEP_PYTHON");
-  if (py == nullptr || std::system((std::string(py) + " -c 'import h5py' 2>/dev/null").c_str()) != 0) {
+  if (py == nullptr ||
+      std::system((std::string(py) + " -c 'import h5py' 2>/dev/null").c_str()) != 0) {
     GTEST_SKIP() << "h5py not available (MGSWEEP_PYTHON unset or without h5py)";
   }
   const std::string path = scratch_dir() + "/s.h5";

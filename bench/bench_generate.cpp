@@ -1,0 +1,155 @@
+// Generation speed: frames per second of a random MusicGen with real shapes, at
+// batch 1 and 16, printed beside what the machine can do -- its measured matmul
+// peak (compute-bound batch 16) and memory bandwidth (weight-bound batch 1).
+//
+//   bench_generate [--shape small] [--seconds 4] [--batches 1,16] [--model DIR]
+//                  [--device cpu|cuda] [--dtype float32|float16|bfloat16]
+//
+// Without --model it writes a random checkpoint of --shape to a temp folder.
+// bench/run_generate_bench.sh runs this and transformers' generate() on the same
+// checkpoint in one go.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "musicgen/musicgen.h"
+#include "musicgen/random_model.h"
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void sync(const at::Device& d) {
+  if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();
+}
+
+// Best-of-N FLOP/s of a GEMM shaped like the decoder's at this batch, and of a
+// large square GEMM (the machine's practical peak).
+double gemm_flops(int64_t m, int64_t k, int64_t n, const at::TensorOptions& o) {
+  at::Tensor a = at::randn({m, k}, o), b = at::randn({k, n}, o);
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    sync(o.device());
+    const double t0 = now_s();
+    int iters = 0;
+    while (now_s() - t0 < 0.3) {
+      at::mm(a, b);
+      ++iters;
+    }
+    sync(o.device());
+    best = std::max(best, 2.0 * m * k * n * iters / (now_s() - t0));
+  }
+  return best;
+}
+
+double copy_bandwidth(const at::TensorOptions& o) {
+  at::Tensor a = at::randn({64 << 20}, o), b = at::empty_like(a);  // 256 MB (fp32)
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    sync(o.device());
+    const double t0 = now_s();
+    b.copy_(a);
+    sync(o.device());
+    best = std::max(best, 2.0 * a.nbytes() / (now_s() - t0));
+  }
+  return best;
+}
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stoll(item));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string shape = "small", model, device = "cpu", dtype = "float32", batches = "1,16";
+  double seconds = 4;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--shape")
+      shape = v;
+    else if (k == "--model")
+      model = v;
+    else if (k == "--device")
+      device = v;
+    else if (k == "--dtype")
+      dtype = v;
+    else if (k == "--batches")
+      batches = v;
+    else if (k == "--seconds")
+      seconds = std::stod(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (model.empty()) {
+    model = (std::filesystem::temp_directory_path() / ("mgsweep_bench_" + shape)).string();
+    if (!std::filesystem::exists(model + "/model.safetensors")) {
+      std::printf("writing a random '%s' checkpoint to %s\n", shape.c_str(), model.c_str());
+      mg::write_random_model(mg::named_shape(shape), 1, model);
+    }
+  }
+  mg::RunOptions ro{mg::parse_device(device), mg::parse_dtype(dtype)};
+  mg::MusicGen mgen(model, ro);
+  const auto& dc = mgen.config().decoder;
+  const auto opt = at::TensorOptions().dtype(ro.dtype).device(ro.device);
+  const int64_t H = dc.hidden_size, L = dc.num_hidden_layers, F = dc.ffn_dim;
+  // Weights read per step: self-attn 4H^2, cross q/out 2H^2, MLP 2HF, heads K*V*H.
+  const double params_per_step =
+      L * (6.0 * H * H + 2.0 * H * F) + dc.num_codebooks * dc.vocab_size * H;
+  const double bytes_per_step = params_per_step * at::elementSize(ro.dtype);
+  const double peak = gemm_flops(2048, 2048, 2048, opt);
+  const double bandwidth = copy_bandwidth(opt);
+  std::printf("machine: %s, %d threads, %s; matmul peak %.1f GFLOP/s, copy bandwidth %.1f GB/s\n",
+              device.c_str(), at::get_num_threads(), dtype.c_str(), peak / 1e9, bandwidth / 1e9);
+  std::printf("model: %s (L=%lld H=%lld K=%lld), %.0f M decoder params read per step\n",
+              model.c_str(), static_cast<long long>(L), static_cast<long long>(H),
+              static_cast<long long>(dc.num_codebooks), params_per_step / 1e6);
+
+  const int64_t frames = static_cast<int64_t>(seconds * mgen.config().frame_rate());
+  for (int64_t batch : parse_list(batches)) {
+    std::vector<std::string> prompts;
+    for (int64_t b = 0; b < batch; ++b)
+      prompts.push_back("Compose a happy rock piece, with a guitar melody. Use a fast tempo. " +
+                        std::to_string(b));
+    mg::GenerationRequest req;
+    req.frames = frames;
+    req.sampling = {false, 250, 1.0, 3.0, 1};
+    for (const auto& p : prompts) req.row_keys.push_back(mg::row_key_of(p));
+    const mg::Conditioning cond = mgen.encode(prompts);
+    // One short warm-up generation (allocator, kernels), then the timed one.
+    mg::GenerationRequest warm = req;
+    warm.frames = 4;
+    mgen.generate(cond, warm);
+    sync(ro.device);
+    const double t0 = now_s();
+    auto res = mgen.generate(cond, req);
+    sync(ro.device);
+    const double dt = now_s() - t0;
+    const int64_t steps = frames + dc.max_delay();
+    const double flops = 2.0 * params_per_step * 2 * batch * steps;  // 2B rows (CFG)
+    const double shaped = gemm_flops(2 * batch, H, F, opt);
+    std::printf(
+        "batch %3lld: %6.1f frames/s (%.2f s for %lld frames) | %5.1f%% of matmul peak, %5.1f%% of "
+        "a decoder-shaped GEMM (%.1f GFLOP/s) | weights streamed at %5.1f%% of copy bandwidth\n",
+        static_cast<long long>(batch), frames / dt, dt, static_cast<long long>(frames),
+        100.0 * flops / dt / peak, 100.0 * flops / dt / shaped, shaped / 1e9,
+        100.0 * bytes_per_step * steps / dt / bandwidth);
+    (void)res;
+  }
+  return 0;
+}

@@ -1,0 +1,81 @@
+// Rank 0's coordinator: hands batches to workers as they ask (dynamic
+// scheduling), turns results into scores, is the store's single writer, and
+// checkpoints. Baselines of a concept are held until the whole concept is in,
+// then written together with its means (so a crash never leaves means that a
+// resumed run would compute differently); means are exact fixed-point sums,
+// so they do not depend on how batches were spread over ranks.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "sweep/plan.h"
+#include "sweep/store.h"
+#include "sweep/transport.h"
+
+namespace mg::sweep {
+
+// Exit status of `mgsweep run` after SIGTERM/SIGUSR1: the batch in hand was
+// finished and checkpointed; run the same command again to resume.
+constexpr int kExitPreempted = 75;
+
+// Set by the signal handler; checked by the coordinator loop.
+extern std::atomic<bool> g_stop_requested;
+void install_stop_handlers();
+
+class Coordinator {
+ public:
+  Coordinator(const Plan& plan, Store& store, CoordinatorLink& link);
+  // Runs until every batch is done (returns 0) or a stop was requested (returns
+  // kExitPreempted after a checkpoint).
+  int run();
+
+ private:
+  struct ConceptBaseline {
+    int64_t batches_left = 0;
+    std::vector<int64_t> sums;          // [sites, steps, width] fixed point, all sites flat
+    std::vector<double> self_distance;  // [P, L, L]
+    std::vector<int16_t> codes;         // [P, K, T]
+    std::vector<float> logits;          // [P, classes]
+  };
+
+  void load_progress();
+  bool batch_done_in_store(const Batch& b) const;
+  int64_t next_batch();  // -1: none eligible now
+  bool eligible(const Batch& b) const;
+  void assign(int worker);
+  void ingest(int worker, const BatchResult& r);
+  void ingest_baseline(const Batch& b, const BatchResult& r);
+  void finalize_concept(int64_t c);
+  void ingest_lens(const Batch& b, const BatchResult& r);
+  void ingest_interventions(const Batch& b, const BatchResult& r);
+  void write_extremes();
+  void load_concept(int64_t c);  // resume: means and baseline logits from the store
+  void checkpoint();
+  void progress(bool force);
+  size_t site_offset(int64_t mean_index) const;  // in a flat [sites, steps, width] array
+
+  const Plan& plan_;
+  Store& store_;
+  CoordinatorLink& link_;
+  std::vector<uint8_t> batch_done_;
+  std::vector<int64_t> outstanding_;  // per worker: batch index or -1
+  std::vector<bool> stopped_;
+  std::vector<std::set<std::pair<int64_t, int64_t>>> worker_means_;
+  size_t cursor_ = 0;
+  std::vector<ConceptBaseline> concept_;
+  std::vector<bool> means_ready_;
+  std::vector<float> baseline_logits_;                               // [C, P, classes]
+  std::map<std::pair<int64_t, int64_t>, std::vector<float>> means_;  // (concept, site)
+  // Progress, per stage.
+  int64_t items_total_[3] = {0, 0, 0};
+  int64_t items_done_[3] = {0, 0, 0};
+  int64_t items_this_run_[3] = {0, 0, 0};
+  double stage_seconds_[3] = {0, 0, 0};
+  int64_t stage_items_[3] = {0, 0, 0};
+  double start_ = 0, last_checkpoint_ = 0, last_progress_ = 0;
+};
+
+}  // namespace mg::sweep

@@ -1,0 +1,120 @@
+#include "sweep/executor.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "musicgen/sampling.h"
+
+namespace mg::sweep {
+
+ModelExecutor::ModelExecutor(const Plan& plan, const mg::MusicGen& model,
+                             mg::Classifier& classifier)
+    : plan_(plan), model_(model), classifier_(classifier) {}
+
+void ModelExecutor::finish(const mg::GenerationResult& gen, BatchResult* out) {
+  at::Tensor codes = gen.codes.to(at::kCPU, at::kShort).contiguous();
+  out->codes.assign(codes.data_ptr<int16_t>(), codes.data_ptr<int16_t>() + codes.numel());
+  at::Tensor audio = model_.decode_audio(gen.codes);
+  // Classifiers read mono: average the channels of a stereo checkpoint.
+  if (audio.size(1) > 1) audio = audio.mean(1, /*keepdim=*/true);
+  at::Tensor logits = classifier_.classify(audio, model_.sample_rate()).contiguous();
+  out->logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+}
+
+BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const JobSpec& spec = plan_.spec;
+  const auto& g = spec.generation;
+  BatchResult out;
+  mg::GenerationRequest req;
+  req.frames = plan_.frames;
+  req.sampling = {g.greedy, g.top_k, g.temperature, g.guidance, g.seed};
+  req.compat_row0_history = spec.interventions.compat_row0_history;
+
+  if (b.stage == StageKind::Baseline || b.stage == StageKind::Lens) {
+    std::vector<std::string> prompts(plan_.prompts[b.concept_id].begin() + b.prompt0,
+                                     plan_.prompts[b.concept_id].begin() + b.prompt0 + b.count);
+    for (const auto& p : prompts) req.row_keys.push_back(mg::row_key_of(p));
+    const bool baseline = b.stage == StageKind::Baseline;
+    if (!baseline) req.lens_layers = plan_.lens_ks[b.lens];
+    if (baseline) {
+      for (const auto& site : plan_.mean_sites)
+        req.captures.push_back({site, mg::CaptureMode::CondRowSumFixed, {}});
+      if (spec.baseline.self_similarity)
+        for (int64_t i = 0; i < plan_.L; ++i)
+          req.captures.push_back(
+              {mg::HookSite{i, mg::SiteKind::LayerOut, -1}, mg::CaptureMode::SumOverSteps, {}});
+    }
+    mg::GenerationResult gen = model_.generate(model_.encode(prompts), req);
+    if (baseline) {
+      size_t c = 0;
+      for (; c < plan_.mean_sites.size(); ++c) {
+        at::Tensor s = gen.captures[c].values.cpu().contiguous();
+        out.mean_sums.insert(out.mean_sums.end(), s.data_ptr<int64_t>(),
+                             s.data_ptr<int64_t>() + s.numel());
+      }
+      if (spec.baseline.self_similarity) {
+        // Frame-averaged residual stream of every layer, conditional rows: [L, n, H].
+        std::vector<at::Tensor> avgs;
+        for (int64_t i = 0; i < plan_.L; ++i, ++c)
+          avgs.push_back(gen.captures[c].values.narrow(0, 0, b.count) /
+                         static_cast<double>(gen.captures[c].count));
+        at::Tensor a = at::stack(avgs, 1).cpu();      // [n, L, H] float64
+        at::Tensor d = at::cdist(a, a).contiguous();  // [n, L, L]
+        out.self_distance.assign(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+      }
+    }
+    finish(gen, &out);
+  } else {
+    const auto [a, bb] = plan_.pairs[b.pair];
+    const std::string& prompt = plan_.prompts[a][b.prompt0];
+    const mg::InterventionOp op = plan_.techniques[b.technique];
+    for (int64_t r = 0; r < b.count; ++r) {
+      const Target& t = plan_.targets[b.target0 + r];
+      mg::Intervention iv;
+      iv.site = t.site;
+      // The paper's code registered its hooks on the last layer only.
+      if (spec.interventions.compat_last_layer_only) iv.site.layer = plan_.L - 1;
+      iv.op = op;
+      iv.row = r;
+      iv.both_halves = spec.interventions.both_halves;
+      iv.window = t.window;
+      iv.factor = spec.interventions.scale_factor;
+      if (op == InterventionOp::Replace || op == InterventionOp::Adjust ||
+          op == InterventionOp::Add)
+        iv.desired = means.at({bb, t.mean_index});
+      if (op == InterventionOp::Adjust) iv.original = means.at({a, t.mean_index});
+      req.interventions.push_back(std::move(iv));
+      req.row_keys.push_back(mg::row_key_of(prompt));
+      req.prompt_of_row.push_back(0);
+    }
+    finish(model_.generate(model_.encode({prompt}), req), &out);
+  }
+  out.batch = -1;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+BatchResult NullExecutor::run(const Batch& b, const MeansCache&) {
+  // Deterministic fake outputs of the right sizes: what the coordinator sees from a
+  // real worker, without the model. Values depend on the item only.
+  BatchResult out;
+  out.codes.assign(static_cast<size_t>(b.count * plan_.K * plan_.frames), 1);
+  out.logits.resize(static_cast<size_t>(b.count * plan_.classes));
+  for (int64_t i = 0; i < b.count; ++i) {
+    const uint64_t item = static_cast<uint64_t>(plan_.item_index(b, i)) * 7919u + 1u;
+    for (int64_t c = 0; c < plan_.classes; ++c)
+      out.logits[i * plan_.classes + c] =
+          static_cast<float>(mg::mix32(static_cast<uint32_t>(item * 31u + c)) % 1000) / 100.0f;
+  }
+  if (b.stage == StageKind::Baseline) {
+    size_t n = 0;
+    for (const auto& s : plan_.mean_sites) n += plan_.steps * plan_.width(s);
+    out.mean_sums.assign(n, static_cast<int64_t>(b.count) << 32);
+    if (plan_.spec.baseline.self_similarity)
+      out.self_distance.assign(static_cast<size_t>(b.count * plan_.L * plan_.L), 1.0);
+  }
+  return out;
+}
+
+}  // namespace mg::sweep

@@ -1,0 +1,172 @@
+#include "sweep/runner.h"
+
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "classify/demo_classifier.h"
+#include "classify/torchscript_classifier.h"
+#include "musicgen/errors.h"
+#include "musicgen/musicgen.h"
+#include "sweep/coordinator.h"
+#include "sweep/executor.h"
+#include "sweep/plan.h"
+#include "sweep/transport.h"
+
+namespace mg::sweep {
+namespace fs = std::filesystem;
+
+namespace {
+
+at::Device pick_device(const std::string& want, int local_rank) {
+  if (want == "cpu" || (want == "auto" && !at::hasCUDA())) return at::kCPU;
+  if (!at::hasCUDA())
+    throw mg::InputError("job", "generation.device", "cuda requested but no GPU is visible");
+  // One GPU per rank, by local rank (Slurm/Open MPI set CUDA_VISIBLE_DEVICES per node).
+  const int n = static_cast<int>(at::getNumGPUs());
+  return at::Device(at::kCUDA, static_cast<at::DeviceIndex>(local_rank % n));
+}
+
+std::unique_ptr<mg::Classifier> make_classifier(const JobSpec& spec, at::Device device) {
+  if (spec.classifier.kind == "torchscript") {
+    mg::TorchScriptOptions o;
+    o.device = device;
+    o.labels_csv = spec.labels_path;
+    return std::make_unique<mg::TorchScriptClassifier>(spec.classifier.path, o);
+  }
+  mg::DemoOptions o;
+  o.device = device;
+  mg::Labels labels = spec.labels_path.empty() ? mg::Labels::numbered(spec.num_labels)
+                                               : mg::Labels::load_csv(spec.labels_path);
+  return std::make_unique<mg::DemoClassifier>(labels, o);
+}
+
+// The loop every worker runs: ask, compute, answer with the result.
+void worker_loop(WorkerLink& link, const Plan& plan, Executor& exec) {
+  MeansCache means;
+  std::vector<uint8_t> result;  // empty: nothing to report yet
+  for (;;) {
+    link.send(Tag::Request, std::move(result));
+    result.clear();
+    Message m = link.receive();
+    if (m.tag == Tag::Stop) return;
+    if (m.tag == Tag::Wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    Task t = decode_task(m.data);
+    for (auto& mb : t.means) {
+      const int64_t width = static_cast<int64_t>(mb.values.size()) / mb.rows;
+      means[{mb.concept_id, mb.mean_index}] =
+          at::from_blob(mb.values.data(), {mb.rows, width}, at::kFloat).clone();
+    }
+    BatchResult r = exec.run(plan.batches[t.batch], means);
+    r.batch = t.batch;
+    result = encode_result(r);
+  }
+}
+
+std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec) {
+  if (!Store::exists(spec.store)) {
+    fs::path dir = fs::path(spec.store).parent_path();
+    if (!dir.empty()) fs::create_directories(dir);
+    std::fprintf(stderr, "run: creating %s\n", spec.store.c_str());
+    return Store::create(spec.store, plan.layout());
+  }
+  auto store = Store::open(spec.store);
+  if (!store->has_attribute("spec_hash") || store->attribute("spec_hash") != spec.result_hash()) {
+    std::string diff;
+    if (store->has_attribute("spec_toml")) {
+      JobSpec old = load_job_text(store->attribute("spec_toml"), spec.store + ":spec_toml");
+      for (const auto& d : JobSpec::result_differences(old, spec)) diff += "\n  " + d;
+    }
+    throw mg::InputError(spec.store, "spec_hash",
+                         "was made from a job whose results differ from this one:" + diff,
+                         "use the original job, or --store a new path");
+  }
+  std::fprintf(stderr, "run: resuming %s\n", spec.store.c_str());
+  return store;
+}
+
+}  // namespace
+
+namespace {
+int run_ranks(const RunArgs& args, MpiSession& mpi);
+}
+
+int run_job(const RunArgs& args, int* argc, char*** argv) {
+  MpiSession mpi(argc, argv);
+  if (mpi.size() == 1) return run_ranks(args, mpi);
+  // Under mpirun an error on one rank must not leave the others waiting forever.
+  try {
+    return run_ranks(args, mpi);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mgsweep: error (rank %d): %s\n", mpi.rank(), e.what());
+    mpi.abort(2);
+    return 2;
+  }
+}
+
+namespace {
+int run_ranks(const RunArgs& args, MpiSession& mpi) {
+  JobSpec spec = load_job(args.job);
+  if (!args.store_override.empty()) spec.store = args.store_override;
+  const mg::MusicgenConfig model_cfg =
+      mg::MusicgenConfig::from_file((fs::path(spec.model) / "config.json").string());
+  validate_against_model(spec, model_cfg);
+  const Plan plan(spec, model_cfg);
+
+  // Threads: the node's cores shared among its ranks, unless told.
+  int threads = args.threads;
+  if (threads <= 0)
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / mpi.local_size());
+  at::set_num_threads(threads);
+
+  std::unique_ptr<mg::MusicGen> model;
+  std::unique_ptr<mg::Classifier> classifier;
+  std::unique_ptr<Executor> exec;
+  if (args.null_workers) {
+    exec = std::make_unique<NullExecutor>(plan);
+  } else {
+    const at::Device dev = pick_device(spec.generation.device, mpi.local_rank());
+    model = std::make_unique<mg::MusicGen>(
+        spec.model, mg::RunOptions{dev, mg::parse_dtype(spec.generation.dtype)});
+    classifier = make_classifier(spec, dev);
+    exec = std::make_unique<ModelExecutor>(plan, *model, *classifier);
+  }
+
+  if (mpi.rank() != 0) {
+    WorkerLink link(nullptr);
+    worker_loop(link, plan, *exec);
+    return 0;
+  }
+  install_stop_handlers();
+  std::unique_ptr<Store> store = open_or_create(plan, spec);
+  LocalPipe pipe;
+  CoordinatorLink link(&pipe, mpi.size());
+  std::exception_ptr worker_error;
+  std::thread local([&] {
+    try {
+      WorkerLink wl(&pipe);
+      worker_loop(wl, plan, *exec);
+    } catch (...) {
+      worker_error = std::current_exception();
+      g_stop_requested.store(true);
+      // Tell the coordinator this worker is gone so that it can drain and stop.
+      pipe.to_coordinator(Message{0, Tag::Request, {}});
+    }
+  });
+  Coordinator coord(plan, *store, link);
+  const int rc = coord.run();
+  local.join();
+  store->close();
+  if (worker_error) std::rethrow_exception(worker_error);
+  return rc;
+}
+}  // namespace
+
+}  // namespace mg::sweep
