@@ -26,7 +26,23 @@ class InputError : public std::runtime_error {
     if (!field.empty()) s += ": " + field;
     s += ": " + problem;
     if (!fix.empty()) s += " (" + fix + ")";
-    return s;
+    return one_line(s);
+  }
+  // Names and values from untrusted files may hold newlines or escapes; the message
+  // must stay one line in a Slurm log, so control characters are shown as \xNN.
+  static std::string one_line(const std::string& in) {
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : in) {
+      if (c < 0x20 || c == 0x7f) {
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out;
   }
   std::string file_;
   std::string field_;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "musicgen/errors.h"
 #include "musicgen/weights.h"
@@ -26,6 +27,10 @@ at::Tensor load_value(const std::string& spec, const std::string& file, const st
   if (file.empty() || name.empty())
     throw InputError("--patch", spec, "needs FILE.safetensors:TENSOR", kFix);
   // Errors name the spec: the user wrote a --patch, not a checkpoint.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw InputError("--patch", spec, "value file " + file + " does not exist or is not a file",
+                     "write the path of a .safetensors file");
   Weights w;
   try {
     w = Weights::open_file(file);

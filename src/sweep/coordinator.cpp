@@ -169,7 +169,9 @@ void Coordinator::assign(int w) {
     }
   }
   outstanding_[w] = b;
-  link_.send(w, Tag::Task, encode_task(task));
+  std::vector<uint8_t> bytes = encode_task(task);
+  bytes_out_ += bytes.size();
+  link_.send(w, Tag::Task, std::move(bytes));
 }
 
 void Coordinator::ingest(int w, const BatchResult& r) {
@@ -387,6 +389,7 @@ int Coordinator::run() {
     bool any = false;
     while (link_.poll(&m)) {
       any = true;
+      bytes_in_ += m.data.size();
       if (!m.data.empty()) ingest(m.peer, decode_result(m.data));
       assign(m.peer);
       if (stopped_[m.peer]) --active;
@@ -404,6 +407,14 @@ int Coordinator::run() {
   }
   checkpoint();
   progress(true);
+  const double elapsed = now_s() - start_;
+  const int64_t items = items_this_run_[0] + items_this_run_[1] + items_this_run_[2];
+  std::fprintf(stderr,
+               "run: %lld items in %.1f s on %d workers (%.1f items/s); %.0f bytes in, %.0f "
+               "bytes out per item\n",
+               static_cast<long long>(items), elapsed, link_.workers(),
+               items / std::max(elapsed, 1e-9), items ? double(bytes_in_) / items : 0.0,
+               items ? double(bytes_out_) / items : 0.0);
   if (!complete && stopped) {
     std::fprintf(stderr,
                  "run: stopped by signal; checkpointed -- run the same command to resume\n");

@@ -76,6 +76,7 @@ class Coordinator {
   double stage_seconds_[3] = {0, 0, 0};
   int64_t stage_items_[3] = {0, 0, 0};
   double start_ = 0, last_checkpoint_ = 0, last_progress_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;  // message payloads, for the throughput summary
 };
 
 }  // namespace mg::sweep

@@ -76,7 +76,7 @@ case $CASE in
     expect=("$model/tokenizer.json" "not valid JSON") ;;
   tokenizer_wrong_model)
     copy_golden; printf '{"model": {"type": "BPE", "vocab": {}, "merges": []}}' > "$model/tokenizer.json"
-    expect=("$model/tokenizer.json" "model") ;;
+    expect=("$model/tokenizer.json" "model.type" "BPE") ;;
   patch_layer_out_of_range)
     copy_golden; args+=(--patch layers.99.mlp:zero)
     expect=("--patch" "layers.99.mlp" "3 layers") ;;
@@ -85,7 +85,7 @@ case $CASE in
     expect=("--patch" "nonsense" "OP") ;;
   patch_missing_file)
     copy_golden; args+=(--patch "layers.1.mlp:add=$work/nope.safetensors:vec")
-    expect=("--patch" "$work/nope.safetensors" "cannot open") ;;
+    expect=("--patch" "$work/nope.safetensors" "does not exist") ;;
   dtype_unknown)
     copy_golden; args+=(--dtype float8)
     expect=("--dtype" "float8") ;;
