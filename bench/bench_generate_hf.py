@@ -4,9 +4,19 @@ bench_generate, same prompts, frames, batch sizes, sampling (top-k 250, CFG 3.0)
     .venv/bin/python bench/bench_generate_hf.py --model DIR [--seconds 4] [--batches 1,16]
 """
 import argparse
+import sys
 import time
 
 import torch
+
+# The venv's torchaudio may be built for another CUDA than torch and raise at import;
+# transformers only needs it for audio loading, so hide a broken one.
+try:
+    import torchaudio  # noqa: F401
+except Exception:  # pragma: no cover - depends on the venv
+    for _k in [k for k in sys.modules if k == "torchaudio" or k.startswith("torchaudio.")]:
+        del sys.modules[_k]
+    sys.modules["torchaudio"] = None
 from transformers import MusicgenForConditionalGeneration
 from transformers import PreTrainedTokenizerFast
 

@@ -24,6 +24,8 @@ void add_rescore_command(CLI::App& app) {
       ->required();
   sub->add_option("--name", o->name, "Name of the scores (default: the classifier file's stem)");
   sub->add_option("--model", o->model, "Model folder (default: the job's model)");
+  sub->add_option("--labels", o->labels,
+                  "Label CSV for a classifier file without labels.csv (default: the job's)");
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N (default: the job's device)");
   sub->add_option("--batch", o->batch,
                   "Generations decoded per call (default 0: the run's batches, which reproduces "

@@ -154,8 +154,9 @@ int submit(const SubmitArgs& a) {
   fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add, ec);
   const std::string id = run_sbatch(path);
   std::printf("Submitted batch job %s\n", id.c_str());
-  std::printf("script: %s\nlog:    %s\nstore:  %s\n", path.c_str(),
-              mg::sweep::sbatch_log_path(req).c_str(), req.store.c_str());
+  std::string log = mg::sweep::sbatch_log_path(req);
+  log.replace(log.rfind("%j"), 2, id);
+  std::printf("script: %s\nlog:    %s\nstore:  %s\n", path.c_str(), log.c_str(), req.store.c_str());
   std::printf("progress: mgsweep status %s\n", req.store.c_str());
   return 0;
 }

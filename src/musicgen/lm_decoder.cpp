@@ -12,6 +12,14 @@ namespace {
 std::optional<at::Tensor> optional(const at::Tensor& t) {
   return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
 }
+// x [..., in] @ w [in, out] as one 2-D GEMM.
+at::Tensor proj(const at::Tensor& x, const at::Tensor& w) {
+  auto sizes = x.sizes().vec();
+  sizes.back() = w.size(1);
+  return at::mm(x.reshape({-1, x.size(-1)}), w).view(sizes);
+}
+// [out, in] as stored -> [in, out] contiguous.
+at::Tensor transposed(const at::Tensor& w) { return w.t().contiguous(); }
 }  // namespace
 
 at::Tensor sinusoidal_positions(int64_t count, int64_t dim) {
@@ -35,7 +43,7 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     heads.push_back(w.get(prefix + "lm_heads." + std::to_string(k) + ".weight", {V, H}, opt_));
   }
   embed_ = at::cat(tables, 0);
-  heads_ = at::cat(heads, 0);
+  heads_ = transposed(at::cat(heads, 0));
   // HF stores the table it computed (in float32); use it when present so that we
   // agree with it bit for bit, else compute the same formula.
   const std::string pos_name = m + "embed_positions.weights";
@@ -50,22 +58,22 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     Layer l;
     l.ln1_w = w.get(p + "self_attn_layer_norm.weight", {H}, opt_);
     l.ln1_b = w.get(p + "self_attn_layer_norm.bias", {H}, opt_);
-    l.qkv = at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
-                     w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
-                     w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
-                    0);
-    l.self_out = w.get(p + "self_attn.out_proj.weight", {H, H}, opt_);
+    l.qkv = transposed(at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
+                                w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
+                                w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
+                               0));
+    l.self_out = transposed(w.get(p + "self_attn.out_proj.weight", {H, H}, opt_));
     l.ln_cross_w = w.get(p + "encoder_attn_layer_norm.weight", {H}, opt_);
     l.ln_cross_b = w.get(p + "encoder_attn_layer_norm.bias", {H}, opt_);
-    l.cross_q = w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_);
-    l.cross_kv = at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
-                          w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
-                         0);
-    l.cross_out = w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_);
+    l.cross_q = transposed(w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_));
+    l.cross_kv = transposed(at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
+                                     w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
+                                    0));
+    l.cross_out = transposed(w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_));
     l.ln2_w = w.get(p + "final_layer_norm.weight", {H}, opt_);
     l.ln2_b = w.get(p + "final_layer_norm.bias", {H}, opt_);
-    l.fc1 = w.get(p + "fc1.weight", {F, H}, opt_);
-    l.fc2 = w.get(p + "fc2.weight", {H, F}, opt_);
+    l.fc1 = transposed(w.get(p + "fc1.weight", {F, H}, opt_));
+    l.fc2 = transposed(w.get(p + "fc2.weight", {H, F}, opt_));
     layers_.push_back(std::move(l));
   }
   final_w_ = w.get(m + "layer_norm.weight", {H}, opt_);
@@ -112,7 +120,7 @@ DecoderState LmDecoder::start(const at::Tensor& cond, const at::Tensor& mask,
     st.self_k.push_back(at::empty({st.rows, nh, capacity, hd}, opt_));
     st.self_v.push_back(at::empty({st.rows, nh, capacity, hd}, opt_));
     // Keys/values for each distinct prompt, then gathered for the rows.
-    at::Tensor kv = at::linear(c, layers_[i].cross_kv).index_select(0, src);
+    at::Tensor kv = proj(c, layers_[i].cross_kv).index_select(0, src);
     auto parts = kv.split(H, -1);
     st.cross_k.push_back(split_heads(parts[0]).contiguous());
     st.cross_v.push_back(split_heads(parts[1]).contiguous());
@@ -168,34 +176,43 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     const bool hl = hooked && hooks->layer_active(i);
     // Self-attention with the cache filled in place.
     at::Tensor h = at::layer_norm(x, {H}, l.ln1_w, l.ln1_b, eps);
-    auto qkv = at::linear(h, l.qkv).split(H, -1);
+    auto qkv = proj(h, l.qkv).split(H, -1);
     st.self_k[i].narrow(2, p0, S).copy_(split_heads(qkv[1]));
     st.self_v[i].narrow(2, p0, S).copy_(split_heads(qkv[2]));
     at::Tensor keys = st.self_k[i].narrow(2, 0, p0 + S);
     at::Tensor vals = st.self_v[i].narrow(2, 0, p0 + S);
-    at::Tensor a = at::scaled_dot_product_attention(
-        split_heads(qkv[0]), keys, vals, optional(self_mask), 0.0, /*is_causal=*/S > 1 && p0 == 0);
+    at::Tensor a;
+    if (S == 1) {
+      // One new position (every generation step): plain batched GEMMs over the cache
+      // views. SDPA would first copy the strided cache views into contiguous K/V,
+      // which at batch 16 moves more bytes per step than the weights themselves.
+      const double scale = 1.0 / std::sqrt(static_cast<double>(cfg_.head_dim()));
+      at::Tensor q = split_heads(qkv[0]) * scale;
+      a = at::matmul(at::softmax(at::matmul(q, keys.transpose(-1, -2)), -1), vals);
+    } else {
+      a = at::scaled_dot_product_attention(split_heads(qkv[0]), keys, vals, optional(self_mask),
+                                           0.0, /*is_causal=*/p0 == 0);
+    }
     a = merge_heads(a);
     if (hl && hooks->active(i, SiteKind::SelfAttnHead)) hooks->at(i, SiteKind::SelfAttnHead, a, p0);
-    a = at::linear(a, l.self_out);
+    a = proj(a, l.self_out);
     if (hl && hooks->active(i, SiteKind::SelfAttn)) hooks->at(i, SiteKind::SelfAttn, a, p0);
     x = x + a;
 
     // Cross-attention over the text.
     h = at::layer_norm(x, {H}, l.ln_cross_w, l.ln_cross_b, eps);
-    at::Tensor c =
-        at::scaled_dot_product_attention(split_heads(at::linear(h, l.cross_q)), st.cross_k[i],
-                                         st.cross_v[i], optional(st.cross_mask));
+    at::Tensor c = at::scaled_dot_product_attention(split_heads(proj(h, l.cross_q)), st.cross_k[i],
+                                                    st.cross_v[i], optional(st.cross_mask));
     c = merge_heads(c);
     if (hl && hooks->active(i, SiteKind::CrossAttnHead))
       hooks->at(i, SiteKind::CrossAttnHead, c, p0);
-    c = at::linear(c, l.cross_out);
+    c = proj(c, l.cross_out);
     if (hl && hooks->active(i, SiteKind::CrossAttn)) hooks->at(i, SiteKind::CrossAttn, c, p0);
     x = x + c;
 
     // MLP.
     h = at::layer_norm(x, {H}, l.ln2_w, l.ln2_b, eps);
-    at::Tensor f = at::linear(activation(at::linear(h, l.fc1)), l.fc2);
+    at::Tensor f = proj(activation(proj(h, l.fc1)), l.fc2);
     if (hl && hooks->active(i, SiteKind::Mlp)) hooks->at(i, SiteKind::Mlp, f, p0);
     x = x + f;
     if (hl && hooks->active(i, SiteKind::LayerOut)) hooks->at(i, SiteKind::LayerOut, x, p0);
@@ -203,7 +220,7 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
   st.pos = p0 + S;
   at::Tensor out = at::layer_norm(x, {H}, final_w_, final_b_, eps);
   // [N, S, K*V] -> [N, K, S, V]
-  return at::linear(out, heads_).view({N, S, K, V}).permute({0, 2, 1, 3}).to(at::kFloat);
+  return proj(out, heads_).view({N, S, K, V}).permute({0, 2, 1, 3}).to(at::kFloat);
 }
 
 }  // namespace mg

@@ -234,13 +234,15 @@ class OutFile {
   std::map<std::string, Made> datasets_;
 };
 
+// The job's labels unless `labels_csv` is given (as the run's runner.cpp makes them).
 std::unique_ptr<mg::Classifier> make_classifier(const std::string& which, const JobSpec& spec,
-                                                at::Device device) {
+                                                const std::string& labels_csv, at::Device device) {
+  const std::string csv = labels_csv.empty() ? spec.labels_path : labels_csv;
   if (which == "demo") {
     mg::DemoOptions o;
     o.device = device;
-    mg::Labels labels = spec.labels_path.empty() ? mg::Labels::numbered(spec.num_labels)
-                                                 : mg::Labels::load_csv(spec.labels_path);
+    mg::Labels labels =
+        csv.empty() ? mg::Labels::numbered(spec.num_labels) : mg::Labels::load_csv(csv);
     return std::make_unique<mg::DemoClassifier>(labels, o);
   }
   if (!fs::is_regular_file(which))
@@ -248,7 +250,7 @@ std::unique_ptr<mg::Classifier> make_classifier(const std::string& which, const 
                      "give a TorchScript classifier (tools/export_passt.py) or 'demo'");
   mg::TorchScriptOptions o;
   o.device = device;
-  o.labels_csv = spec.labels_path;
+  o.labels_csv = csv;
   return std::make_unique<mg::TorchScriptClassifier>(which, o);
 }
 
@@ -396,7 +398,8 @@ RescoreResult rescore(const RescoreOptions& o) {
   const Plan& plan = *job->plan;
   const JobSpec& spec = job->spec;
   const at::Device device = resolve_device(o.device.empty() ? spec.generation.device : o.device);
-  std::unique_ptr<mg::Classifier> classifier = make_classifier(o.classifier, spec, device);
+  std::unique_ptr<mg::Classifier> classifier =
+      make_classifier(o.classifier, spec, o.labels, device);
   check_classes(spec, *classifier, o.classifier);
   const int64_t N = classifier->num_classes();
   res.classifier = classifier->name();

@@ -58,6 +58,8 @@ struct RescoreOptions {
   std::string classifier;  // "demo" (the built-in demo classifier) or a TorchScript file
   std::string name;        // default: the classifier file's stem ("demo" for demo)
   std::string model;       // default: the job's model (spec.model in the store's spec_toml)
+  std::string labels;      // label CSV (index,mid,display_name) for a classifier file without
+                           // labels.csv, and the demo classifier's names; default: the job's
   std::string device;      // cpu | cuda | cuda:N; default: the job's generation.device
   int64_t batch = 0;       // items per decode call; 0: the run's batches
   bool force = false;      // replace an existing /rescore/NAME

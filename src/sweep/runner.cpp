@@ -82,7 +82,8 @@ std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec) {
     std::string diff;
     if (store->has_attribute("spec_toml")) {
       JobSpec old = load_job_text(store->attribute("spec_toml"), spec.store + ":spec_toml");
-      for (const auto& d : JobSpec::result_differences(old, spec)) diff += (diff.empty() ? " " : "; ") + d;
+      for (const auto& d : JobSpec::result_differences(old, spec))
+        diff += (diff.empty() ? " " : "; ") + d;
     }
     throw mg::InputError(spec.store, "spec_hash",
                          "was made from a job whose results differ from this one:" + diff,

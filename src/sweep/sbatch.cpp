@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <filesystem>
-#include <set>
 #include <sstream>
 
 #include "musicgen/errors.h"
@@ -16,9 +15,9 @@ namespace {
 bool has_line_break(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
 
 // A setting from [slurm] (or --sbatch-arg) that goes onto an #SBATCH line: one line only.
-void check_one_line(const SbatchRequest& r, const std::string& field, const std::string& value) {
+void check_one_line(const std::string& origin, const std::string& field, const std::string& value) {
   if (has_line_break(value))
-    throw InputError(r.origin, field, "holds a line break, which would end the #SBATCH line",
+    throw InputError(origin, field, "holds a line break, which would end the #SBATCH line",
                      "write it on one line");
 }
 
@@ -44,8 +43,8 @@ std::string escape_percent(const std::string& s) {
 
 // An extra_sbatch entry as the text after "#SBATCH ": "--qos=long" (also accepted with the
 // "#SBATCH" prefix written out).
-std::string sbatch_option(const SbatchRequest& r, const std::string& field, std::string v) {
-  check_one_line(r, field, v);
+std::string sbatch_option(const std::string& origin, const std::string& field, std::string v) {
+  check_one_line(origin, field, v);
   const auto trim = [](std::string& s) {
     const size_t a = s.find_first_not_of(" \t");
     const size_t b = s.find_last_not_of(" \t");
@@ -57,7 +56,7 @@ std::string sbatch_option(const SbatchRequest& r, const std::string& field, std:
     trim(v);
   }
   if (v.empty() || v[0] != '-')
-    throw InputError(r.origin, field, "'" + v + "' is not an sbatch option",
+    throw InputError(origin, field, "'" + v + "' is not an sbatch option",
                      "write an option such as \"--qos=long\"");
   return v;
 }
@@ -145,11 +144,11 @@ std::map<std::string, std::vector<std::string>> sbatch_values(const SbatchReques
     throw InputError(r.origin, "slurm.signal_seconds",
                      "must be in 1..65535 (is " + std::to_string(s.signal_seconds) + ")",
                      "sbatch --signal's limit");
-  check_one_line(r, "slurm.partition", s.partition);
-  check_one_line(r, "slurm.mem", s.mem);
-  check_one_line(r, "slurm.time", s.time);
-  check_one_line(r, "slurm.account", s.account);
-  check_one_line(r, "name", r.job_name);
+  check_one_line(r.origin, "slurm.partition", s.partition);
+  check_one_line(r.origin, "slurm.mem", s.mem);
+  check_one_line(r.origin, "slurm.time", s.time);
+  check_one_line(r.origin, "slurm.account", s.account);
+  check_one_line(r.origin, "name", r.job_name);
   check_path("mgsweep executable", r.mgsweep);
   check_path("job file", r.job_file);
   check_path("store", r.store);
@@ -182,13 +181,10 @@ std::map<std::string, std::vector<std::string>> sbatch_values(const SbatchReques
   v["WORKDIR"] = {sbatch_quote(r.workdir)};
   std::vector<std::string> extra;
   for (size_t i = 0; i < s.extra_sbatch.size(); ++i)
-    extra.push_back(
-        sbatch_option(r, "slurm.extra_sbatch[" + std::to_string(i) + "]", s.extra_sbatch[i]));
-  for (const std::string& e : r.extra_sbatch) {
-    SbatchRequest cli = r;
-    cli.origin = "mgsweep submit";
-    extra.push_back(sbatch_option(cli, "--sbatch-arg", e));
-  }
+    extra.push_back(sbatch_option(r.origin, "slurm.extra_sbatch[" + std::to_string(i) + "]",
+                                  s.extra_sbatch[i]));
+  for (const std::string& e : r.extra_sbatch)
+    extra.push_back(sbatch_option("mgsweep submit", "--sbatch-arg", e));
   v["EXTRA_SBATCH"] = extra;
   v["MGSWEEP"] = {shell_quote(r.mgsweep)};
   v["JOB_FILE"] = {shell_quote(r.job_file)};

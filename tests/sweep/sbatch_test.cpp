@@ -165,11 +165,21 @@ TEST(Sbatch, RequeueOnStatus75) {
   EXPECT_LINE(s, "#SBATCH --open-mode=append");
   const size_t c75 = s.find("\n  75)\n");
   ASSERT_NE(c75, std::string::npos) << s;
-  const size_t requeue = s.find("scontrol requeue \"$SLURM_JOB_ID\"");
+  const size_t requeue = s.find("scontrol requeue \"${SLURM_JOB_ID:-}\"");
   ASSERT_NE(requeue, std::string::npos);
   EXPECT_GT(requeue, c75);
+  // ... but not after TERM (scancel must stay final): the check comes first and exits.
+  const size_t term = s.find("if [ \"$got_term\" = 1 ]; then", c75);
+  ASSERT_NE(term, std::string::npos);
+  EXPECT_LT(term, requeue);
+  EXPECT_LT(s.find("exit 75", term), requeue);
+  EXPECT_CONTAINS(s, "[ \"$1\" = TERM ] && got_term=1");
   EXPECT_LT(requeue, s.find("\n  *)\n"));
   EXPECT_CONTAINS(s, "\n  0)\n");
+  // Status 0 is checked against the store before the job is called complete.
+  EXPECT_CONTAINS(s, "report=$(/opt/mgsweep/bin/mgsweep status /scratch/me/results/paper.h5 2>&1)");
+  EXPECT_LT(s.find("\n  0)\n"), s.find("report=$("));
+  EXPECT_LT(s.find("report=$("), s.find("\n  75)\n"));
   EXPECT_CONTAINS(s, "exit \"$status\"");
   // The only command that requeues (comments aside) is the one under 75).
   int commands = 0;
