@@ -196,6 +196,8 @@ void Coordinator::ingest(int w, const BatchResult& r) {
   }
   batch_done_[bi] = 1;
   if (b.stage != StageKind::Baseline) items_done_[s] += b.count;
+  // A finished stage is checkpointed at once, whatever the interval.
+  if (items_done_[s] == items_total_[s]) checkpoint();
 }
 
 void Coordinator::ingest_baseline(const Batch& b, const BatchResult& r) {

@@ -1,10 +1,14 @@
 #include "sweep/runner.h"
 
 #include <ATen/Parallel.h>
+#include <hdf5.h>
+#include <torch/version.h>  // TORCH_VERSION (csrc/api/include)
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -70,12 +74,33 @@ void worker_loop(WorkerLink& link, const Plan& plan, Executor& exec) {
   }
 }
 
-std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec) {
+// Run metadata, written once with the store (its metadata never changes afterwards).
+std::map<std::string, std::string> run_metadata(const MpiSession& mpi, const std::string& device,
+                                                int threads, const std::string& classifier) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  return {{"created_by", "mgsweep " MGSWEEP_VERSION},
+          {"created_with_libtorch", TORCH_VERSION},
+          {"created_with_hdf5",
+           std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel)},
+          {"created_on_host", host},
+          {"created_with_ranks", std::to_string(mpi.size())},
+          {"created_with_device", device},
+          {"created_with_threads_per_rank", std::to_string(threads)},
+          {"created_with_classifier", classifier}};
+}
+
+std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
+                                      const std::map<std::string, std::string>& meta) {
   if (!Store::exists(spec.store)) {
     fs::path dir = fs::path(spec.store).parent_path();
     if (!dir.empty()) fs::create_directories(dir);
     std::fprintf(stderr, "run: creating %s\n", spec.store.c_str());
-    return Store::create(spec.store, plan.layout());
+    StoreLayout layout = plan.layout();
+    layout.attributes.insert(meta.begin(), meta.end());
+    return Store::create(spec.store, layout);
   }
   auto store = Store::open(spec.store);
   if (!store->has_attribute("spec_hash") || store->attribute("spec_hash") != spec.result_hash()) {
@@ -146,7 +171,12 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
     return 0;
   }
   install_stop_handlers();
-  std::unique_ptr<Store> store = open_or_create(plan, spec);
+  const std::string device_name = args.null_workers
+                                      ? "none (null workers)"
+                                      : pick_device(spec.generation.device, mpi.local_rank()).str();
+  std::unique_ptr<Store> store = open_or_create(
+      plan, spec,
+      run_metadata(mpi, device_name, threads, classifier ? classifier->name() : "none"));
   LocalPipe pipe;
   CoordinatorLink link(&pipe, mpi.size());
   std::exception_ptr worker_error;
