@@ -27,9 +27,13 @@ std::vector<int32_t> relevant_of(const ConceptSpec& c) {
 }
 }  // namespace
 
-void install_stop_handlers() {
-  std::signal(SIGTERM, on_stop_signal);
-  std::signal(SIGUSR1, on_stop_signal);
+void install_stop_handlers(bool coordinator) {
+  // srun/mpirun deliver the signal to every rank. Only the coordinator acts on it:
+  // it finishes the batches in hand, checkpoints and tells the workers to stop, so
+  // workers ignore it instead of dying with their batch (which would abort the job).
+  const auto handler = coordinator ? on_stop_signal : SIG_IGN;
+  std::signal(SIGTERM, handler);
+  std::signal(SIGUSR1, handler);
 }
 
 Coordinator::Coordinator(const Plan& plan, Store& store, CoordinatorLink& link)

@@ -23,7 +23,7 @@ constexpr int kExitPreempted = 75;
 
 // Set by the signal handler; checked by the coordinator loop.
 extern std::atomic<bool> g_stop_requested;
-void install_stop_handlers();
+void install_stop_handlers(bool coordinator);
 
 class Coordinator {
  public:

@@ -165,12 +165,12 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
     exec = std::make_unique<ModelExecutor>(plan, *model, *classifier);
   }
 
+  install_stop_handlers(/*coordinator=*/mpi.rank() == 0);
   if (mpi.rank() != 0) {
     WorkerLink link(nullptr);
     worker_loop(link, plan, *exec);
     return 0;
   }
-  install_stop_handlers();
   const std::string device_name = args.null_workers
                                       ? "none (null workers)"
                                       : pick_device(spec.generation.device, mpi.local_rank()).str();

@@ -6,7 +6,8 @@ CASE:
   ranks     the store of `mpirun -np 3` equals the 1-rank store bit for bit
   kill      >= 10 kill -9 at random instants, each followed by a resume; the final
             store equals an uninterrupted run's, no item lost or done twice
-  sigterm   SIGTERM finishes the batch in hand, checkpoints, exits 75; a resume completes
+  sigterm   SIGTERM finishes the batch in hand, checkpoints, exits 75; a resume completes;
+            the same with SIGUSR1 to every rank of an mpirun
   respec    resuming with a spec that changes results is refused, naming the key;
             a corrupt store is reported and left untouched
 """
@@ -124,7 +125,25 @@ def case_sigterm(args):
         return False
     if run([args.mgsweep, "run", job, "--threads", "1"]).returncode != 0:
         return False
-    return same(ref, out)
+    if not same(ref, out):
+        return False
+    # Under mpirun/srun every rank gets the signal (Slurm's --signal): the workers must
+    # not die with it; rank 0 checkpoints, stops them and exits 75.
+    out2 = os.path.join(args.scratch, "term2.h5")
+    fresh(out2)
+    job2 = write_job(args.scratch, out2)
+    p = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", args.mgsweep, "run", job2,
+                          "--threads", "1"], env=ENV)
+    time.sleep(3.0)
+    # The ranks only (not mpirun itself): as srun's tasks get it under Slurm.
+    subprocess.run(["pkill", "-USR1", "-f", f"^{args.mgsweep} run {job2}"])
+    rc = p.wait()
+    print(f"exit status of mpirun after SIGUSR1 to every rank: {rc}")
+    if rc not in (75, 0):
+        return False
+    if run([args.mgsweep, "run", job2, "--threads", "1"]).returncode != 0:
+        return False
+    return same(ref, out2)
 
 
 def case_respec(args):
