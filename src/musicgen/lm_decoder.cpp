@@ -12,14 +12,16 @@ namespace {
 std::optional<at::Tensor> optional(const at::Tensor& t) {
   return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
 }
-// x [..., in] @ w [in, out] as one 2-D GEMM.
+// y = x W^T for x [..., in] and W [out, in], computed as (W x^T)^T: one 2-D GEMM with
+// the weight as the left operand. With few rows (decoding: 2 to 32) MKL packs its right
+// operand on every call; packing the small activation instead of the weight made every
+// projection 1.3-1.6x faster on the benchmark machine (batch 1: 23 -> 37 GB/s of weights,
+// batch 16: 107 -> 138 GFLOP/s), and x W^T through at::linear was 3.5x slower still.
 at::Tensor proj(const at::Tensor& x, const at::Tensor& w) {
   auto sizes = x.sizes().vec();
-  sizes.back() = w.size(1);
-  return at::mm(x.reshape({-1, x.size(-1)}), w).view(sizes);
+  sizes.back() = w.size(0);
+  return at::mm(w, x.reshape({-1, x.size(-1)}).t()).t().contiguous().view(sizes);
 }
-// [out, in] as stored -> [in, out] contiguous.
-at::Tensor transposed(const at::Tensor& w) { return w.t().contiguous(); }
 }  // namespace
 
 at::Tensor sinusoidal_positions(int64_t count, int64_t dim) {
@@ -43,7 +45,7 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     heads.push_back(w.get(prefix + "lm_heads." + std::to_string(k) + ".weight", {V, H}, opt_));
   }
   embed_ = at::cat(tables, 0);
-  heads_ = transposed(at::cat(heads, 0));
+  heads_ = at::cat(heads, 0);
   // HF stores the table it computed (in float32); use it when present so that we
   // agree with it bit for bit, else compute the same formula.
   const std::string pos_name = m + "embed_positions.weights";
@@ -58,22 +60,22 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     Layer l;
     l.ln1_w = w.get(p + "self_attn_layer_norm.weight", {H}, opt_);
     l.ln1_b = w.get(p + "self_attn_layer_norm.bias", {H}, opt_);
-    l.qkv = transposed(at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
-                                w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
-                                w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
-                               0));
-    l.self_out = transposed(w.get(p + "self_attn.out_proj.weight", {H, H}, opt_));
+    l.qkv = at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
+                     w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
+                     w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
+                    0);
+    l.self_out = w.get(p + "self_attn.out_proj.weight", {H, H}, opt_);
     l.ln_cross_w = w.get(p + "encoder_attn_layer_norm.weight", {H}, opt_);
     l.ln_cross_b = w.get(p + "encoder_attn_layer_norm.bias", {H}, opt_);
-    l.cross_q = transposed(w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_));
-    l.cross_kv = transposed(at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
-                                     w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
-                                    0));
-    l.cross_out = transposed(w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_));
+    l.cross_q = w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_);
+    l.cross_kv = at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
+                          w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
+                         0);
+    l.cross_out = w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_);
     l.ln2_w = w.get(p + "final_layer_norm.weight", {H}, opt_);
     l.ln2_b = w.get(p + "final_layer_norm.bias", {H}, opt_);
-    l.fc1 = transposed(w.get(p + "fc1.weight", {F, H}, opt_));
-    l.fc2 = transposed(w.get(p + "fc2.weight", {H, F}, opt_));
+    l.fc1 = w.get(p + "fc1.weight", {F, H}, opt_);
+    l.fc2 = w.get(p + "fc2.weight", {H, F}, opt_);
     layers_.push_back(std::move(l));
   }
   final_w_ = w.get(m + "layer_norm.weight", {H}, opt_);

@@ -69,7 +69,7 @@ class LmDecoder {
   at::Tensor positions_;  // [max_positions, H]
   std::vector<Layer> layers_;
   at::Tensor final_w_, final_b_;
-  at::Tensor heads_;  // [H, K * vocab]: the K heads stacked (transposed)
+  at::Tensor heads_;  // [K * vocab, H]: the K heads stacked
 };
 
 // The sinusoidal table as the reference computes it: cat(cos, sin), frequencies
