@@ -18,6 +18,7 @@
 #include "classify/torchscript_classifier.h"
 #include "musicgen/errors.h"
 #include "sweep/h5.h"
+#include "sweep/h5_types.h"
 
 namespace mg::sweep {
 namespace fs = std::filesystem;
@@ -30,42 +31,6 @@ std::string shape_text(const std::vector<uint64_t>& s) {
   std::string t = "[";
   for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
   return t + "]";
-}
-
-hid_t file_type(ElemType t) {
-  switch (t) {
-    case ElemType::F32:
-      return H5T_IEEE_F32LE;
-    case ElemType::F64:
-      return H5T_IEEE_F64LE;
-    case ElemType::I64:
-      return H5T_STD_I64LE;
-    case ElemType::I32:
-      return H5T_STD_I32LE;
-    case ElemType::I16:
-      return H5T_STD_I16LE;
-    case ElemType::U8:
-      return H5T_STD_U8LE;
-  }
-  return H5T_STD_U8LE;
-}
-
-hid_t mem_type(ElemType t) {
-  switch (t) {
-    case ElemType::F32:
-      return H5T_NATIVE_FLOAT;
-    case ElemType::F64:
-      return H5T_NATIVE_DOUBLE;
-    case ElemType::I64:
-      return H5T_NATIVE_INT64;
-    case ElemType::I32:
-      return H5T_NATIVE_INT32;
-    case ElemType::I16:
-      return H5T_NATIVE_INT16;
-    case ElemType::U8:
-      return H5T_NATIVE_UINT8;
-  }
-  return H5T_NATIVE_UINT8;
 }
 
 // One element of type t holding `v` (native byte order), for the fill value.

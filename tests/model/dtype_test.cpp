@@ -53,7 +53,8 @@ void check_low_precision(at::ScalarType dtype, double rel_tol) {
   mg::GenerationRequest req;
   req.frames = 8;
   req.sampling.greedy = true;
-  auto res = mg::generate(dec, {expect_tensor("cond.hidden_states"), expect_tensor("cond.mask")}, req);
+  auto res =
+      mg::generate(dec, {expect_tensor("cond.hidden_states"), expect_tensor("cond.mask")}, req);
   EXPECT_GE(res.codes.min().item<int64_t>(), 0);
   EXPECT_LT(res.codes.max().item<int64_t>(), cfg.decoder.vocab_size);
 }
