@@ -21,7 +21,7 @@
 #    ends CANCELLED and is not requeued; `mgsweep run` then resumes the store to the reference.
 #
 # Exit 77 (ctest: skipped) where Slurm is not there: no sbatch/sinfo/..., no controller, or no
-# idle node. ../shared/tools/local-slurm.sh (the workplace tool beside the checkout) start sets up a one-node Slurm on this machine.
+# idle node. ../shared/tools/local-slurm.sh start sets up a one-node Slurm on this machine.
 set -u -o pipefail
 
 if [ $# -ne 2 ]; then
@@ -71,7 +71,7 @@ trap 'fail "interrupted"' INT TERM
 # --- Slurm present? ---------------------------------------------------------------------
 for tool in sbatch sinfo squeue scontrol scancel srun; do
   command -v "$tool" >/dev/null 2>&1 ||
-    skip "$tool is not on PATH: no Slurm here (../shared/tools/local-slurm.sh (the workplace tool beside the checkout) start sets one up)"
+    skip "$tool is not on PATH: no Slurm here (../shared/tools/local-slurm.sh start sets one up)"
 done
 states=$(timeout 30 sinfo -h -o '%t' 2>&1) || skip "sinfo failed, no Slurm controller answers: $states"
 echo "$states" | grep -qxE '(idle|mix)[~#+]?' ||

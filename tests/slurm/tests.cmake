@@ -1,7 +1,7 @@
 # Real-Slurm test of `mgsweep submit` (slurm/test_submit.sh): a job submitted with sbatch is
 # signalled mid-run (USR1 to its batch shell), checkpoints, requeues itself, resumes and ends
 # with the same store as an uninterrupted run. Skipped (exit 77) where there is no Slurm or no
-# idle node; ../shared/tools/local-slurm.sh (the workplace tool beside the checkout) start sets up a one-node Slurm.
+# idle node; ../shared/tools/local-slurm.sh start sets up a one-node Slurm.
 add_test(NAME slurm_submit
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_submit.sh $<TARGET_FILE:mgsweep>
                  ${MGSWEEP_TEST_SCRATCH}/slurm)
