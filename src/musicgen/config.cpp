@@ -18,21 +18,7 @@ constexpr int64_t kMaxConfigInt = (int64_t{1} << 31) - 1;
 
 // A string value quoted for an error message: control characters escaped and long
 // values cut, so that the message stays one line.
-std::string quoted_value(const std::string& s) {
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < 100; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + (s.size() > 100 ? "...'" : "'");
-}
+std::string quoted_value(const std::string& s) { return "'" + printable(s, 100) + "'"; }
 
 // Reads typed fields of one config section with errors that name the field.
 class Section {

@@ -8,6 +8,26 @@
 
 namespace mg {
 
+// Text from an untrusted file made safe for a one-line message: control characters
+// shown as \xNN, cut to `max` bytes (with "..."). Names and values from a lying file
+// may hold newlines; a message must stay one line in a Slurm log.
+inline std::string printable(const std::string& in, size_t max = 200) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < in.size() && i < max; ++i) {
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (in.size() > max) out += "...";
+  return out;
+}
+
 // Bad input: a malformed checkpoint, config, tokenizer, TOML, store or flag.
 // what() is the full one-line message: "<file>: <field>: <problem> (<fix>)".
 class InputError : public std::runtime_error {
@@ -26,23 +46,7 @@ class InputError : public std::runtime_error {
     if (!field.empty()) s += ": " + field;
     s += ": " + problem;
     if (!fix.empty()) s += " (" + fix + ")";
-    return one_line(s);
-  }
-  // Names and values from untrusted files may hold newlines or escapes; the message
-  // must stay one line in a Slurm log, so control characters are shown as \xNN.
-  static std::string one_line(const std::string& in) {
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : in) {
-      if (c < 0x20 || c == 0x7f) {
-        out += "\\x";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    return out;
+    return printable(s, std::string::npos);
   }
   std::string file_;
   std::string field_;

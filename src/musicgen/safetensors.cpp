@@ -35,23 +35,6 @@ constexpr DtypeInfo kDtypes[] = {
 
 // A tensor name as it may appear in an error: the file is untrusted, and a name with a
 // newline (or a megabyte long) must not break the one-line message.
-std::string printable(const std::string& s) {
-  constexpr size_t kMax = 200;
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
-}
 
 uint64_t read_le_u64(const uint8_t* p) {
   uint64_t v = 0;

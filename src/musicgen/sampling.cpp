@@ -56,9 +56,8 @@ at::Tensor row_key_tensor(const std::vector<uint64_t>& keys, uint64_t seed, at::
   return at::tensor(folded, at::kLong).to(device);
 }
 
-at::Tensor uniform_noise(uint64_t seed, const at::Tensor& row_keys, int64_t step, int64_t K,
-                         int64_t V, at::Device device) {
-  (void)seed;  // folded into row_keys by row_key_tensor
+at::Tensor uniform_noise(const at::Tensor& row_keys, int64_t step, int64_t K, int64_t V,
+                         at::Device device) {
   const auto lopt = at::TensorOptions().dtype(at::kLong).device(device);
   // key[b, k] = mix(row ^ mix(step * K + k + 1)); u[b, k, v] = mix(key ^ mix(v + golden)).
   at::Tensor sk = mix32_tensor((at::arange(K, lopt) + (step * K + 1)).bitwise_and(kMask32));
@@ -80,7 +79,7 @@ at::Tensor choose_codes(const at::Tensor& guided, const SamplingConfig& cfg,
   }
   // Gumbel-max: argmax(log p + g) is a sample of p; log-softmax only shifts each
   // row by a constant, so the scaled logits do as well as log p.
-  at::Tensor u = uniform_noise(cfg.seed, row_keys, step, K, V, guided.device());
+  at::Tensor u = uniform_noise(row_keys, step, K, V, guided.device());
   at::Tensor gumbel = -at::log(-at::log(u));
   return (scores + gumbel).argmax(-1);
 }

@@ -29,9 +29,10 @@ uint32_t mix32(uint32_t x);
 uint64_t row_key_of(const std::string& text);
 
 // Uniform noise in (0, 1) as float64, [B, K, V], for one step: a pure function of
-// (seed, row_keys[b], step, k, v). Computed on `device` with int64 tensor ops.
-at::Tensor uniform_noise(uint64_t seed, const at::Tensor& row_keys, int64_t step, int64_t K,
-                         int64_t V, at::Device device);
+// (row_keys[b], step, k, v), the seed being folded into the keys by row_key_tensor.
+// Computed on `device` with int64 tensor ops.
+at::Tensor uniform_noise(const at::Tensor& row_keys, int64_t step, int64_t K, int64_t V,
+                         at::Device device);
 
 // Row keys as the int64 tensor uniform_noise takes (each key folded to 32 bits).
 at::Tensor row_key_tensor(const std::vector<uint64_t>& keys, uint64_t seed, at::Device device);

@@ -135,7 +135,7 @@ TEST(Sampling, TensorHashEqualsScalarHash) {
   EXPECT_EQ(mg::mix32(0u), 0u);
   EXPECT_EQ(mg::mix32(1u), mg::mix32(1u));
   at::Tensor keys = mg::row_key_tensor({42}, 7, at::kCPU);
-  at::Tensor u = mg::uniform_noise(7, keys, 3, 2, 5, at::kCPU);
+  at::Tensor u = mg::uniform_noise(keys, 3, 2, 5, at::kCPU);
   const uint32_t key = static_cast<uint32_t>(keys[0].item<int64_t>());
   for (int64_t k = 0; k < 2; ++k) {
     const uint32_t sk = mg::mix32(static_cast<uint32_t>(3 * 2 + 1 + k));
@@ -149,7 +149,7 @@ TEST(Sampling, TensorHashEqualsScalarHash) {
 
 TEST(Sampling, NoiseIsUniformEnough) {
   at::Tensor keys = mg::row_key_tensor({1, 2, 3, 4}, 0, at::kCPU);
-  at::Tensor u = mg::uniform_noise(0, keys, 0, 4, 4096, at::kCPU);
+  at::Tensor u = mg::uniform_noise(keys, 0, 4, 4096, at::kCPU);
   EXPECT_NEAR(u.mean().item<double>(), 0.5, 0.01);
   EXPECT_GT(u.min().item<double>(), 0.0);
   EXPECT_LT(u.max().item<double>(), 1.0);

@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "expect_error.h"
 #include "musicgen/errors.h"
 #include "sweep/spec.h"
 
@@ -50,19 +51,9 @@ bool has_line(const std::string& script, const std::string& line) {
   return false;
 }
 
-#define EXPECT_CONTAINS(hay, needle) \
-  EXPECT_NE(std::string(hay).find(needle), std::string::npos) << "in:\n" << (hay)
 #define EXPECT_LINE(script, line) EXPECT_TRUE(has_line(script, line)) << "no line: " << (line)
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using mgtest::error_of;
 
 SbatchRequest gpu_request() {
   SbatchRequest r;

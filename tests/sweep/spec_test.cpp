@@ -9,6 +9,7 @@
 #include <set>
 
 #include "classify/labels.h"
+#include "expect_error.h"
 #include "musicgen/errors.h"
 #include "musicgen/random_model.h"
 
@@ -40,19 +41,7 @@ JobSpec demo_with(const std::string& name, const std::string& overrides) {
       name + ".toml", "include = [\"" + abs(kRoot + "/jobs/demo.toml") + "\"]\n" + overrides));
 }
 
-// The message of the InputError `f` throws ("" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_CONTAINS(hay, needle) \
-  EXPECT_NE(std::string(hay).find(needle), std::string::npos) << "in: " << (hay)
+using mgtest::error_of;
 
 std::vector<std::string> toml_files(const std::string& dir) {
   std::vector<std::string> out;
