@@ -4,12 +4,14 @@
 //
 //   bench_generate [--shape small] [--seconds 4] [--batches 1,16] [--model DIR]
 //                  [--device cpu|cuda] [--dtype float32|float16|bfloat16]
+//                  [--gemm all|packed|aten]   (CPU float32: which decoder GEMMs to time)
 //
 // Without --model it writes a random checkpoint of --shape to a temp folder.
 // bench/run_generate_bench.sh runs this and transformers' generate() on the same
 // checkpoint in one go.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <chrono>
 #include <cstdio>
@@ -51,6 +53,25 @@ double gemm_flops(int64_t m, int64_t k, int64_t n, const at::TensorOptions& o) {
   return best;
 }
 
+// FLOP/s of the packed kernel on a decoder-shaped projection whose weight stays in
+// cache: the FMA throughput it can reach on this machine (a second yardstick beside
+// ATen's 2048^3 matmul, which on this AMD CPU stays below the FMA limit).
+double packed_flops(int64_t m, int64_t k, int64_t n) {
+  mg::Linear lin(at::randn({n, k}), mg::CpuGemm::Packed);
+  at::Tensor x = at::randn({m, k});
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double t0 = now_s();
+    int iters = 0;
+    while (now_s() - t0 < 0.3) {
+      lin(x);
+      ++iters;
+    }
+    best = std::max(best, 2.0 * m * k * n * iters / (now_s() - t0));
+  }
+  return best;
+}
+
 double copy_bandwidth(const at::TensorOptions& o) {
   at::Tensor a = at::randn({64 << 20}, o), b = at::empty_like(a);  // 256 MB (fp32)
   double best = 0;
@@ -62,6 +83,32 @@ double copy_bandwidth(const at::TensorOptions& o) {
     best = std::max(best, 2.0 * a.nbytes() / (now_s() - t0));
   }
   return best;
+}
+
+// Bytes per second of reading memory once, all threads summing their share of
+// 512 MB: the bound for batch 1, which must read every weight once per step.
+double read_bandwidth(const at::TensorOptions& o) {
+  if (!o.device().is_cpu()) return 0.5 * copy_bandwidth(o);  // a copy reads and writes
+  std::vector<float> a(size_t{128} << 20, 1.0f);
+  const int64_t n = static_cast<int64_t>(a.size());
+  double best = 0, total = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double t0 = now_s();
+    float sum = 0;
+#pragma omp parallel reduction(+ : sum) num_threads(at::get_num_threads())
+    {
+      // 16 independent partial sums: the compiler vectorizes them without reassociating.
+      const int64_t chunk = n / 16 / omp_get_num_threads() * 16;
+      const int64_t begin = chunk * omp_get_thread_num();
+      float acc[16] = {};
+      for (int64_t i = begin; i < begin + chunk; i += 16)
+        for (int j = 0; j < 16; ++j) acc[j] += a[static_cast<size_t>(i + j)];
+      for (float x : acc) sum += x;
+    }
+    best = std::max(best, n * 4.0 / (now_s() - t0));
+    total += sum;  // keeps the loop
+  }
+  return total > 0 ? best : 0;
 }
 
 std::vector<int64_t> parse_list(const std::string& s) {
@@ -76,6 +123,7 @@ std::vector<int64_t> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::string shape = "small", model, device = "cpu", dtype = "float32", batches = "1,16";
+  std::string gemm = "all";
   double seconds = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -89,6 +137,8 @@ int main(int argc, char** argv) {
       dtype = v;
     else if (k == "--batches")
       batches = v;
+    else if (k == "--gemm")
+      gemm = v;
     else if (k == "--seconds")
       seconds = std::stod(v);
     else {
@@ -103,53 +153,70 @@ int main(int argc, char** argv) {
       mg::write_random_model(mg::named_shape(shape), 1, model);
     }
   }
-  mg::RunOptions ro{mg::parse_device(device), mg::parse_dtype(dtype)};
-  mg::MusicGen mgen(model, ro);
-  const auto& dc = mgen.config().decoder;
-  const auto opt = at::TensorOptions().dtype(ro.dtype).device(ro.device);
-  const int64_t H = dc.hidden_size, L = dc.num_hidden_layers, F = dc.ffn_dim;
-  // Weights read per step: self-attn 4H^2, cross q/out 2H^2, MLP 2HF, heads K*V*H.
-  const double params_per_step =
-      L * (6.0 * H * H + 2.0 * H * F) + dc.num_codebooks * dc.vocab_size * H;
-  const double bytes_per_step = params_per_step * at::elementSize(ro.dtype);
-  const double peak = gemm_flops(2048, 2048, 2048, opt);
-  const double bandwidth = copy_bandwidth(opt);
-  std::printf("machine: %s, %d threads, %s; matmul peak %.1f GFLOP/s, copy bandwidth %.1f GB/s\n",
-              device.c_str(), at::get_num_threads(), dtype.c_str(), peak / 1e9, bandwidth / 1e9);
-  std::printf("model: %s (L=%lld H=%lld K=%lld), %.0f M decoder params read per step\n",
-              model.c_str(), static_cast<long long>(L), static_cast<long long>(H),
-              static_cast<long long>(dc.num_codebooks), params_per_step / 1e6);
+  const at::Device dev = mg::parse_device(device);
+  const at::ScalarType dt_run = mg::parse_dtype(dtype);
+  const auto opt = at::TensorOptions().dtype(dt_run).device(dev);
+  // The CPU float32 GEMMs to compare in this run: our packed kernel and ATen's (MKL).
+  std::vector<std::pair<std::string, mg::CpuGemm>> variants;
+  if (mg::uses_packed_gemm(mg::CpuGemm::Auto, opt) && (gemm == "all" || gemm == "packed"))
+    variants.push_back({"packed", mg::CpuGemm::Packed});
+  if (gemm == "all" || gemm == "aten" || variants.empty())
+    variants.push_back({"aten", mg::CpuGemm::Aten});
 
-  const int64_t frames = static_cast<int64_t>(seconds * mgen.config().frame_rate());
-  for (int64_t batch : parse_list(batches)) {
-    std::vector<std::string> prompts;
-    for (int64_t b = 0; b < batch; ++b)
-      prompts.push_back("Compose a happy rock piece, with a guitar melody. Use a fast tempo. " +
-                        std::to_string(b));
-    mg::GenerationRequest req;
-    req.frames = frames;
-    req.sampling = {false, 250, 1.0, 3.0, 1};
-    for (const auto& p : prompts) req.row_keys.push_back(mg::row_key_of(p));
-    const mg::Conditioning cond = mgen.encode(prompts);
-    // One short warm-up generation (allocator, kernels), then the timed one.
-    mg::GenerationRequest warm = req;
-    warm.frames = 4;
-    mgen.generate(cond, warm);
-    sync(ro.device);
-    const double t0 = now_s();
-    auto res = mgen.generate(cond, req);
-    sync(ro.device);
-    const double dt = now_s() - t0;
-    const int64_t steps = frames + dc.max_delay();
-    const double flops = 2.0 * params_per_step * 2 * batch * steps;  // 2B rows (CFG)
-    const double shaped = gemm_flops(2 * batch, H, F, opt);
-    std::printf(
-        "batch %3lld: %6.1f frames/s (%.2f s for %lld frames) | %5.1f%% of matmul peak, %5.1f%% of "
-        "a decoder-shaped GEMM (%.1f GFLOP/s) | weights streamed at %5.1f%% of copy bandwidth\n",
-        static_cast<long long>(batch), frames / dt, dt, static_cast<long long>(frames),
-        100.0 * flops / dt / peak, 100.0 * flops / dt / shaped, shaped / 1e9,
-        100.0 * bytes_per_step * steps / dt / bandwidth);
-    (void)res;
+  const double peak = gemm_flops(2048, 2048, 2048, opt);
+  const double bandwidth = read_bandwidth(opt);
+  std::printf(
+      "machine: %s, %d threads, %s; ATen matmul peak (2048^3) %.1f GFLOP/s, read bandwidth %.1f "
+      "GB/s (copy %.1f GB/s)\n",
+      device.c_str(), at::get_num_threads(), dtype.c_str(), peak / 1e9, bandwidth / 1e9,
+      copy_bandwidth(opt) / 1e9);
+  if (variants.front().second == mg::CpuGemm::Packed)
+    std::printf("packed kernel, 32x1024 x 1024x1024 in cache: %.1f GFLOP/s\n",
+                packed_flops(32, 1024, 1024) / 1e9);
+  for (const auto& [name, which] : variants) {
+    mg::RunOptions ro{dev, dt_run, which};
+    mg::MusicGen mgen(model, ro);
+    const auto& dc = mgen.config().decoder;
+    const int64_t H = dc.hidden_size, L = dc.num_hidden_layers, F = dc.ffn_dim;
+    // Weights read per step: self-attn 4H^2, cross q/out 2H^2, MLP 2HF, heads K*V*H.
+    const double params_per_step =
+        L * (6.0 * H * H + 2.0 * H * F) + dc.num_codebooks * dc.vocab_size * H;
+    const double bytes_per_step = params_per_step * at::elementSize(dt_run);
+    std::printf("model: %s (L=%lld H=%lld K=%lld), %.0f M decoder params read per step; GEMM: %s\n",
+                model.c_str(), static_cast<long long>(L), static_cast<long long>(H),
+                static_cast<long long>(dc.num_codebooks), params_per_step / 1e6, name.c_str());
+
+    const int64_t frames = static_cast<int64_t>(seconds * mgen.config().frame_rate());
+    for (int64_t batch : parse_list(batches)) {
+      std::vector<std::string> prompts;
+      for (int64_t b = 0; b < batch; ++b)
+        prompts.push_back("Compose a happy rock piece, with a guitar melody. Use a fast tempo. " +
+                          std::to_string(b));
+      mg::GenerationRequest req;
+      req.frames = frames;
+      req.sampling = {false, 250, 1.0, 3.0, 1};
+      for (const auto& p : prompts) req.row_keys.push_back(mg::row_key_of(p));
+      const mg::Conditioning cond = mgen.encode(prompts);
+      // A warm-up generation of the same length, then the timed one: the steady state
+      // of a sweep, which generates the same shapes over and over (allocations,
+      // KV cache arena and kernels warm).
+      mgen.generate(cond, req);
+      sync(dev);
+      const double t0 = now_s();
+      auto res = mgen.generate(cond, req);
+      sync(dev);
+      const double dt = now_s() - t0;
+      const int64_t steps = frames + dc.max_delay();
+      const double flops = 2.0 * params_per_step * 2 * batch * steps;  // 2B rows (CFG)
+      std::printf(
+          "  %-6s batch %3lld: %6.1f frames/s (%.2f s for %lld frames) | %6.1f GFLOP/s = %5.1f%% "
+          "of "
+          "ATen matmul peak | weights streamed at %5.1f%% of read bandwidth\n",
+          name.c_str(), static_cast<long long>(batch), frames / dt, dt,
+          static_cast<long long>(frames), flops / dt / 1e9, 100.0 * flops / dt / peak,
+          100.0 * bytes_per_step * steps / dt / bandwidth);
+      (void)res;
+    }
   }
   return 0;
 }

@@ -1,26 +1,21 @@
 #include "musicgen/lm_decoder.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 
+#include "kernels/decode_attention.h"
 #include "musicgen/errors.h"
+#include "musicgen/huge_pages.h"
 
 namespace mg {
 namespace {
 // SDPA treats a present-but-undefined mask as a mask; pass none instead.
 std::optional<at::Tensor> optional(const at::Tensor& t) {
   return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
-}
-// y = x W^T for x [..., in] and W [out, in], computed as (W x^T)^T: one 2-D GEMM with
-// the weight as the left operand. With few rows (decoding: 2 to 32) MKL packs its right
-// operand on every call; packing the small activation instead of the weight made every
-// projection 1.3-1.6x faster on the benchmark machine (batch 1: 23 -> 37 GB/s of weights,
-// batch 16: 107 -> 138 GFLOP/s), and x W^T through at::linear was 3.5x slower still.
-at::Tensor proj(const at::Tensor& x, const at::Tensor& w) {
-  auto sizes = x.sizes().vec();
-  sizes.back() = w.size(0);
-  return at::mm(w, x.reshape({-1, x.size(-1)}).t()).t().contiguous().view(sizes);
 }
 }  // namespace
 
@@ -35,8 +30,11 @@ at::Tensor sinusoidal_positions(int64_t count, int64_t dim) {
 }
 
 LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::TensorOptions& options,
-                     const std::string& prefix)
-    : cfg_(cfg), opt_(options) {
+                     const std::string& prefix, CpuGemm gemm)
+    : cfg_(cfg),
+      opt_(options),
+      cpu_kernels_(uses_packed_gemm(gemm, options) &&
+                   kernels::decode_attention_available(cfg.head_dim())) {
   const int64_t H = cfg.hidden_size, K = cfg.num_codebooks, V = cfg.vocab_size, F = cfg.ffn_dim;
   const std::string m = prefix + "model.decoder.";
   std::vector<at::Tensor> tables, heads;
@@ -45,7 +43,7 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     heads.push_back(w.get(prefix + "lm_heads." + std::to_string(k) + ".weight", {V, H}, opt_));
   }
   embed_ = at::cat(tables, 0);
-  heads_ = at::cat(heads, 0);
+  heads_ = Linear(at::cat(heads, 0), gemm);
   // HF stores the table it computed (in float32); use it when present so that we
   // agree with it bit for bit, else compute the same formula.
   const std::string pos_name = m + "embed_positions.weights";
@@ -60,22 +58,24 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     Layer l;
     l.ln1_w = w.get(p + "self_attn_layer_norm.weight", {H}, opt_);
     l.ln1_b = w.get(p + "self_attn_layer_norm.bias", {H}, opt_);
-    l.qkv = at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
-                     w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
-                     w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
-                    0);
-    l.self_out = w.get(p + "self_attn.out_proj.weight", {H, H}, opt_);
+    l.qkv = Linear(at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
+                            w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
+                            w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
+                           0),
+                   gemm);
+    l.self_out = Linear(w.get(p + "self_attn.out_proj.weight", {H, H}, opt_), gemm);
     l.ln_cross_w = w.get(p + "encoder_attn_layer_norm.weight", {H}, opt_);
     l.ln_cross_b = w.get(p + "encoder_attn_layer_norm.bias", {H}, opt_);
-    l.cross_q = w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_);
-    l.cross_kv = at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
-                          w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
-                         0);
-    l.cross_out = w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_);
+    l.cross_q = Linear(w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_), gemm);
+    l.cross_kv = Linear(at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
+                                 w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
+                                0),
+                        gemm);
+    l.cross_out = Linear(w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_), gemm);
     l.ln2_w = w.get(p + "final_layer_norm.weight", {H}, opt_);
     l.ln2_b = w.get(p + "final_layer_norm.bias", {H}, opt_);
-    l.fc1 = w.get(p + "fc1.weight", {F, H}, opt_);
-    l.fc2 = w.get(p + "fc2.weight", {H, F}, opt_);
+    l.fc1 = Linear(w.get(p + "fc1.weight", {F, H}, opt_), gemm);
+    l.fc2 = Linear(w.get(p + "fc2.weight", {H, F}, opt_), gemm);
     layers_.push_back(std::move(l));
   }
   final_w_ = w.get(m + "layer_norm.weight", {H}, opt_);
@@ -88,6 +88,17 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
                      "is this a MusicGen checkpoint?");
 }
 
+at::Tensor LmDecoder::kv_arena(int64_t numel) const {
+  std::lock_guard<std::mutex> lock(arena_mutex_);
+  // Reusable when no live DecoderState still holds views of it.
+  const bool free = arena_.defined() && arena_.storage().use_count() == 1;
+  if (!free || arena_.numel() < numel) {
+    arena_ = at::Tensor();  // release before allocating the larger one
+    arena_ = empty_huge({numel}, opt_);
+  }
+  return arena_.narrow(0, 0, numel);
+}
+
 at::Tensor LmDecoder::split_heads(const at::Tensor& x) const {
   const int64_t N = x.size(0), S = x.size(1);
   return x.view({N, S, cfg_.num_attention_heads, cfg_.head_dim()}).transpose(1, 2);
@@ -96,6 +107,48 @@ at::Tensor LmDecoder::split_heads(const at::Tensor& x) const {
 at::Tensor LmDecoder::merge_heads(const at::Tensor& x) const {
   const int64_t N = x.size(0), S = x.size(2);
   return x.transpose(1, 2).reshape({N, S, cfg_.hidden_size});
+}
+
+at::Tensor LmDecoder::attend_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 int64_t length, const at::Tensor& mask, double scale) const {
+  const int64_t N = q.size(0), heads = cfg_.num_attention_heads, hd = cfg_.head_dim();
+  at::Tensor out = at::empty({N, 1, cfg_.hidden_size}, opt_);
+  kernels::DecodeAttentionArgs a;
+  a.rows = N;
+  a.heads = heads;
+  a.head_dim = hd;
+  a.length = length;
+  a.q = q.data_ptr<float>();
+  a.q_row_stride = q.stride(0);
+  a.k = k.data_ptr<float>();
+  a.v = v.data_ptr<float>();
+  a.kv_capacity = k.size(2);
+  if (mask.defined()) {
+    a.mask = mask.data_ptr<float>();
+    a.mask_row_stride = mask.stride(0);
+  }
+  a.scale = static_cast<float>(scale);
+  a.out = out.data_ptr<float>();
+  a.out_row_stride = out.stride(0);
+  at::parallel_for(0, N * heads, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> scratch(static_cast<size_t>(length));
+    kernels::decode_attention(a, b, e, scratch.data());
+  });
+  return out;
+}
+
+void LmDecoder::store_step(const at::Tensor& qkv, at::Tensor& k, at::Tensor& v, int64_t pos) const {
+  const int64_t N = qkv.size(0), heads = cfg_.num_attention_heads, hd = cfg_.head_dim();
+  const int64_t H = cfg_.hidden_size, cap = k.size(2);
+  const float* src = qkv.data_ptr<float>();
+  float* kd = k.data_ptr<float>();
+  float* vd = v.data_ptr<float>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t dst = ((n * heads + h) * cap + pos) * hd;
+      std::memcpy(kd + dst, src + n * qkv.stride(0) + H + h * hd, hd * sizeof(float));
+      std::memcpy(vd + dst, src + n * qkv.stride(0) + 2 * H + h * hd, hd * sizeof(float));
+    }
 }
 
 at::Tensor LmDecoder::activation(const at::Tensor& x) const {
@@ -118,11 +171,13 @@ DecoderState LmDecoder::start(const at::Tensor& cond, const at::Tensor& mask,
   st.rows = src.size(0);
   st.capacity = capacity;
   const at::Tensor c = cond.to(opt_);
+  const int64_t per = st.rows * nh * capacity * hd;
+  const at::Tensor arena = kv_arena(2 * num_layers * per);
   for (int64_t i = 0; i < num_layers; ++i) {
-    st.self_k.push_back(at::empty({st.rows, nh, capacity, hd}, opt_));
-    st.self_v.push_back(at::empty({st.rows, nh, capacity, hd}, opt_));
+    st.self_k.push_back(arena.narrow(0, 2 * i * per, per).view({st.rows, nh, capacity, hd}));
+    st.self_v.push_back(arena.narrow(0, (2 * i + 1) * per, per).view({st.rows, nh, capacity, hd}));
     // Keys/values for each distinct prompt, then gathered for the rows.
-    at::Tensor kv = proj(c, layers_[i].cross_kv).index_select(0, src);
+    at::Tensor kv = layers_[i].cross_kv(c).index_select(0, src);
     auto parts = kv.split(H, -1);
     st.cross_k.push_back(split_heads(parts[0]).contiguous());
     st.cross_v.push_back(split_heads(parts[1]).contiguous());
@@ -178,43 +233,54 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     const bool hl = hooked && hooks->layer_active(i);
     // Self-attention with the cache filled in place.
     at::Tensor h = at::layer_norm(x, {H}, l.ln1_w, l.ln1_b, eps);
-    auto qkv = proj(h, l.qkv).split(H, -1);
-    st.self_k[i].narrow(2, p0, S).copy_(split_heads(qkv[1]));
-    st.self_v[i].narrow(2, p0, S).copy_(split_heads(qkv[2]));
+    const at::Tensor qkv_all = l.qkv(h);  // [N, S, 3H], contiguous
+    auto qkv = qkv_all.split(H, -1);
+    if (S == 1 && cpu_kernels_) {
+      store_step(qkv_all, st.self_k[i], st.self_v[i], p0);
+    } else {
+      st.self_k[i].narrow(2, p0, S).copy_(split_heads(qkv[1]));
+      st.self_v[i].narrow(2, p0, S).copy_(split_heads(qkv[2]));
+    }
     at::Tensor keys = st.self_k[i].narrow(2, 0, p0 + S);
     at::Tensor vals = st.self_v[i].narrow(2, 0, p0 + S);
     at::Tensor a;
-    if (S == 1) {
+    const double scale = 1.0 / std::sqrt(static_cast<double>(cfg_.head_dim()));
+    if (S == 1 && cpu_kernels_) {
+      a = attend_one(qkv_all, st.self_k[i], st.self_v[i], p0 + 1, at::Tensor(), scale);
+    } else if (S == 1) {
       // One new position (every generation step): plain batched GEMMs over the cache
       // views. SDPA would first copy the strided cache views into contiguous K/V,
       // which at batch 16 moves more bytes per step than the weights themselves.
-      const double scale = 1.0 / std::sqrt(static_cast<double>(cfg_.head_dim()));
       at::Tensor q = split_heads(qkv[0]) * scale;
-      a = at::matmul(at::softmax(at::matmul(q, keys.transpose(-1, -2)), -1), vals);
+      a = merge_heads(at::matmul(at::softmax(at::matmul(q, keys.transpose(-1, -2)), -1), vals));
     } else {
-      a = at::scaled_dot_product_attention(split_heads(qkv[0]), keys, vals, optional(self_mask),
-                                           0.0, /*is_causal=*/p0 == 0);
+      a = merge_heads(at::scaled_dot_product_attention(
+          split_heads(qkv[0]), keys, vals, optional(self_mask), 0.0, /*is_causal=*/p0 == 0));
     }
-    a = merge_heads(a);
     if (hl && hooks->active(i, SiteKind::SelfAttnHead)) hooks->at(i, SiteKind::SelfAttnHead, a, p0);
-    a = proj(a, l.self_out);
+    a = l.self_out(a);
     if (hl && hooks->active(i, SiteKind::SelfAttn)) hooks->at(i, SiteKind::SelfAttn, a, p0);
     x = x + a;
 
     // Cross-attention over the text.
     h = at::layer_norm(x, {H}, l.ln_cross_w, l.ln_cross_b, eps);
-    at::Tensor c = at::scaled_dot_product_attention(split_heads(proj(h, l.cross_q)), st.cross_k[i],
-                                                    st.cross_v[i], optional(st.cross_mask));
-    c = merge_heads(c);
+    at::Tensor c;
+    if (S == 1 && cpu_kernels_) {
+      c = attend_one(l.cross_q(h), st.cross_k[i], st.cross_v[i], st.cross_k[i].size(2),
+                     st.cross_mask, scale);
+    } else {
+      c = merge_heads(at::scaled_dot_product_attention(split_heads(l.cross_q(h)), st.cross_k[i],
+                                                       st.cross_v[i], optional(st.cross_mask)));
+    }
     if (hl && hooks->active(i, SiteKind::CrossAttnHead))
       hooks->at(i, SiteKind::CrossAttnHead, c, p0);
-    c = proj(c, l.cross_out);
+    c = l.cross_out(c);
     if (hl && hooks->active(i, SiteKind::CrossAttn)) hooks->at(i, SiteKind::CrossAttn, c, p0);
     x = x + c;
 
     // MLP.
     h = at::layer_norm(x, {H}, l.ln2_w, l.ln2_b, eps);
-    at::Tensor f = proj(activation(proj(h, l.fc1)), l.fc2);
+    at::Tensor f = l.fc2(activation(l.fc1(h)));
     if (hl && hooks->active(i, SiteKind::Mlp)) hooks->at(i, SiteKind::Mlp, f, p0);
     x = x + f;
     if (hl && hooks->active(i, SiteKind::LayerOut)) hooks->at(i, SiteKind::LayerOut, x, p0);
@@ -222,7 +288,7 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
   st.pos = p0 + S;
   at::Tensor out = at::layer_norm(x, {H}, final_w_, final_b_, eps);
   // [N, S, K*V] -> [N, K, S, V]
-  return proj(out, heads_).view({N, S, K, V}).permute({0, 2, 1, 3}).to(at::kFloat);
+  return heads_(out).view({N, S, K, V}).permute({0, 2, 1, 3}).to(at::kFloat);
 }
 
 }  // namespace mg

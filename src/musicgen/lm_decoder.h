@@ -10,10 +10,12 @@
 
 #include <ATen/ATen.h>
 
+#include <mutex>
 #include <vector>
 
 #include "musicgen/config.h"
 #include "musicgen/hook_runner.h"
+#include "musicgen/linear.h"
 #include "musicgen/weights.h"
 
 namespace mg {
@@ -31,7 +33,7 @@ struct DecoderState {
 class LmDecoder {
  public:
   LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::TensorOptions& options,
-            const std::string& prefix = "decoder.");
+            const std::string& prefix = "decoder.", CpuGemm gemm = CpuGemm::Auto);
 
   // cond: [U, L, hidden] distinct conditioning rows (already projected and masked),
   // mask: [U, L] (1 = real text token); row_source: [rows] int64, which of the U rows
@@ -54,22 +56,44 @@ class LmDecoder {
 
  private:
   struct Layer {
-    at::Tensor ln1_w, ln1_b, qkv;                                     // qkv [3H, H]
-    at::Tensor self_out;                                              // [H, H]
-    at::Tensor ln_cross_w, ln_cross_b, cross_q, cross_kv, cross_out;  // cross_kv [2H, H]
-    at::Tensor ln2_w, ln2_b, fc1, fc2;
+    at::Tensor ln1_w, ln1_b;
+    Linear qkv;       // [3H, H]: q, k, v stacked
+    Linear self_out;  // [H, H]
+    at::Tensor ln_cross_w, ln_cross_b;
+    Linear cross_q, cross_kv, cross_out;  // cross_kv [2H, H]
+    at::Tensor ln2_w, ln2_b;
+    Linear fc1, fc2;
   };
+  // Memory for the self-attention caches of one generation (numel elements). The
+  // decoder keeps its largest arena and hands it to the next generation once the
+  // previous one has released it: a fresh cache costs a page fault every 4 KB as it
+  // fills (3% of a batch-16 generation on CPU); a reused one costs nothing. The
+  // arena stays allocated for the decoder's lifetime (at most one generation's worth).
+  at::Tensor kv_arena(int64_t numel) const;
   at::Tensor split_heads(const at::Tensor& x) const;  // [N,S,H] -> [N,heads,S,hd]
   at::Tensor merge_heads(const at::Tensor& x) const;  // inverse
   at::Tensor activation(const at::Tensor& x) const;
+  // Attention of one query position per row (decoding) with kernels/decode_attention:
+  // q [N, 1, >= H] (heads side by side; its row stride is read from q), k/v caches
+  // [N, heads, capacity, hd] of which the first `length` positions count, mask
+  // undefined or additive [N, 1, 1, length]. Returns merged heads [N, 1, H].
+  // Writes the new position's keys and values from qkv [N, 1, 3H] into the caches
+  // [N, heads, capacity, hd] at `pos` (float32 CPU; ATen's strided copy_ cost 3% of
+  // a batch-16 step in call overhead).
+  void store_step(const at::Tensor& qkv, at::Tensor& k, at::Tensor& v, int64_t pos) const;
+  at::Tensor attend_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                        int64_t length, const at::Tensor& mask, double scale) const;
 
   DecoderConfig cfg_;
   at::TensorOptions opt_;
-  at::Tensor embed_;      // [K * (vocab+1), H]: the K tables stacked
-  at::Tensor positions_;  // [max_positions, H]
+  mutable std::mutex arena_mutex_;
+  mutable at::Tensor arena_;  // see kv_arena()
+  bool cpu_kernels_ = false;  // float32 CPU with AVX-512: our attention kernel for decoding
+  at::Tensor embed_;          // [K * (vocab+1), H]: the K tables stacked
+  at::Tensor positions_;      // [max_positions, H]
   std::vector<Layer> layers_;
   at::Tensor final_w_, final_b_;
-  at::Tensor heads_;  // [K * vocab, H]: the K heads stacked
+  Linear heads_;  // [K * vocab, H]: the K heads stacked
 };
 
 // The sinusoidal table as the reference computes it: cat(cos, sin), frequencies

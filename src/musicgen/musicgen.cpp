@@ -42,7 +42,7 @@ MusicGen::MusicGen(const std::string& dir, const RunOptions& options) : options_
       w.get("enc_to_dec_proj.weight", {config_.decoder.hidden_size, config_.text.d_model}, f32);
   proj_b_ = w.get("enc_to_dec_proj.bias", {config_.decoder.hidden_size}, f32);
   const auto run = at::TensorOptions().dtype(options.dtype).device(options.device);
-  decoder_ = std::make_unique<LmDecoder>(config_.decoder, w, run);
+  decoder_ = std::make_unique<LmDecoder>(config_.decoder, w, run, "decoder.", options.cpu_gemm);
   // Stereo checkpoints interleave left/right codebooks; each channel decodes half.
   const int64_t per_channel = config_.decoder.num_codebooks / config_.decoder.audio_channels;
   encodec_ = std::make_unique<EncodecDecoder>(config_.audio, w, run, "audio_encoder.", per_channel);

@@ -12,6 +12,7 @@
 #include "musicgen/config.h"
 #include "musicgen/encodec.h"
 #include "musicgen/generation.h"
+#include "musicgen/linear.h"
 #include "musicgen/lm_decoder.h"
 #include "musicgen/t5_encoder.h"
 #include "musicgen/tokenizer.h"
@@ -21,6 +22,7 @@ namespace mg {
 struct RunOptions {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;  // decoder and EnCodec; T5 always runs in float32
+  CpuGemm cpu_gemm = CpuGemm::Auto;   // decoder projections on CPU (linear.h)
 };
 
 // "cpu" | "cuda" | "cuda:N"; "float32" | "float16" | "bfloat16". Throw InputError.

@@ -1,0 +1,127 @@
+#include "kernels/decode_attention.h"
+
+#include "kernels/packed_sgemm.h"  // MGSWEEP_HAVE_AVX512, packed_sgemm_available()
+
+#if defined(MGSWEEP_HAVE_AVX512)
+#include <immintrin.h>
+
+#include <limits>
+
+#define MG_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#endif
+
+namespace mg::kernels {
+
+bool decode_attention_available(int64_t head_dim) {
+  return head_dim > 0 && head_dim % 16 == 0 && head_dim <= 128 && packed_sgemm_available();
+}
+
+#if defined(MGSWEEP_HAVE_AVX512)
+namespace {
+
+// exp(x) for x <= 0 (scores minus their maximum), 16 lanes. Cody-Waite reduction
+// x = n ln2 + r, |r| <= ln2/2, a degree-6 Taylor polynomial for e^r (relative error
+// below 2e-7, near float32 rounding), and the exact scaling by 2^n with scalef.
+// -inf (a masked position) and anything below -104 give exactly 0.
+MG_AVX512 __m512 exp_nonpositive(__m512 x) {
+  const __m512 lowest = _mm512_set1_ps(-104.0f);
+  const __mmask16 live = _mm512_cmp_ps_mask(x, lowest, _CMP_GT_OQ);
+  x = _mm512_max_ps(x, lowest);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
+}
+
+template <int NV>  // head_dim / 16
+MG_AVX512 void one_pair(const DecodeAttentionArgs& a, int64_t r, int64_t h, float* scores) {
+  const int64_t T = a.length, hd = 16 * NV;
+  const float* q = a.q + r * a.q_row_stride + h * hd;
+  const float* k = a.k + (r * a.heads + h) * a.kv_capacity * hd;
+  const float* v = a.v + (r * a.heads + h) * a.kv_capacity * hd;
+  const float* mask = a.mask ? a.mask + r * a.mask_row_stride : nullptr;
+  __m512 qv[NV];
+  for (int j = 0; j < NV; ++j) qv[j] = _mm512_loadu_ps(q + 16 * j);
+  // Scores and their maximum.
+  float top = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < T; ++t) {
+    __m512 acc = _mm512_mul_ps(qv[0], _mm512_loadu_ps(k + t * hd));
+#pragma GCC unroll 8
+    for (int j = 1; j < NV; ++j)
+      acc = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(k + t * hd + 16 * j), acc);
+    float s = a.scale * _mm512_reduce_add_ps(acc);
+    if (mask) s += mask[t];
+    scores[t] = s;
+    top = s > top ? s : top;
+  }
+  // exp(s - max), 16 at a time, and their sum (positions past T padded with -inf).
+  const __m512 topv = _mm512_set1_ps(top);
+  __m512 sumv = _mm512_setzero_ps();
+  for (int64_t t = 0; t < T; t += 16) {
+    const __mmask16 m =
+        T - t >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (T - t)) - 1);
+    const __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()),
+                                          m, scores + t);
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(s, topv));
+    _mm512_mask_storeu_ps(scores + t, m, e);
+    sumv = _mm512_add_ps(sumv, e);
+  }
+  const float inv = 1.0f / _mm512_reduce_add_ps(sumv);
+  // Weighted sum of the values.
+  __m512 out[NV];
+  for (int j = 0; j < NV; ++j) out[j] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < T; ++t) {
+    const __m512 p = _mm512_set1_ps(scores[t]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j)
+      out[j] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + t * hd + 16 * j), out[j]);
+  }
+  float* o = a.out + r * a.out_row_stride + h * hd;
+  const __m512 invv = _mm512_set1_ps(inv);
+  for (int j = 0; j < NV; ++j) _mm512_storeu_ps(o + 16 * j, _mm512_mul_ps(out[j], invv));
+}
+
+template <int NV>
+MG_AVX512 void pairs(const DecodeAttentionArgs& a, int64_t p_begin, int64_t p_end, float* scratch) {
+  for (int64_t p = p_begin; p < p_end; ++p) one_pair<NV>(a, p / a.heads, p % a.heads, scratch);
+}
+
+}  // namespace
+#endif
+
+void decode_attention(const DecodeAttentionArgs& a, int64_t p_begin, int64_t p_end,
+                      float* scratch) {
+#if defined(MGSWEEP_HAVE_AVX512)
+  switch (a.head_dim / 16) {
+    case 1:
+      return pairs<1>(a, p_begin, p_end, scratch);
+    case 2:
+      return pairs<2>(a, p_begin, p_end, scratch);
+    case 3:
+      return pairs<3>(a, p_begin, p_end, scratch);
+    case 4:
+      return pairs<4>(a, p_begin, p_end, scratch);
+    case 5:
+      return pairs<5>(a, p_begin, p_end, scratch);
+    case 6:
+      return pairs<6>(a, p_begin, p_end, scratch);
+    case 7:
+      return pairs<7>(a, p_begin, p_end, scratch);
+    case 8:
+      return pairs<8>(a, p_begin, p_end, scratch);
+    default:
+      break;  // excluded by decode_attention_available()
+  }
+#endif
+  (void)a, (void)p_begin, (void)p_end, (void)scratch;
+}
+
+}  // namespace mg::kernels

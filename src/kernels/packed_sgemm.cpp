@@ -1,0 +1,67 @@
+// Packing and dispatch; the AVX-512 tiles live in packed_sgemm_avx512.cpp.
+#include "kernels/packed_sgemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace mg::kernels {
+
+void packed_sgemm_avx512(const float* x, int64_t ldx, int64_t m, const float* packed,
+                         const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y,
+                         int64_t ldy);
+
+int64_t PackedShape::panel_width(int64_t p) const {
+  const int64_t left = n - p * kPanelWidth;
+  return left >= kPanelWidth ? kPanelWidth : (left + 15) / 16 * 16;
+}
+
+int64_t PackedShape::floats() const {
+  const int64_t p = panels();
+  return p == 0 ? 0 : panel_offset(p - 1) + panel_width(p - 1) * k;
+}
+
+bool packed_sgemm_available() {
+#if defined(MGSWEEP_HAVE_AVX512)
+  // Checks the CPU flags and that the OS saves the zmm registers.
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+void pack_weight(const float* w, int64_t ldw, const PackedShape& s, float* packed, int64_t p_begin,
+                 int64_t p_end) {
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    const int64_t width = s.panel_width(p), col0 = p * kPanelWidth;
+    const int64_t cols = std::min(width, s.n - col0);
+    float* dst = packed + s.panel_offset(p);
+    for (int64_t kk = 0; kk < s.k; ++kk) {
+      float* row = dst + kk * width;
+      for (int64_t j = 0; j < cols; ++j) row[j] = w[(col0 + j) * ldw + kk];
+      for (int64_t j = cols; j < width; ++j) row[j] = 0.0f;
+    }
+  }
+}
+
+void unpack_weight(const float* packed, const PackedShape& s, float* w) {
+  for (int64_t p = 0; p < s.panels(); ++p) {
+    const int64_t width = s.panel_width(p), col0 = p * kPanelWidth;
+    const int64_t cols = std::min(width, s.n - col0);
+    const float* src = packed + s.panel_offset(p);
+    for (int64_t kk = 0; kk < s.k; ++kk)
+      for (int64_t j = 0; j < cols; ++j) w[(col0 + j) * s.k + kk] = src[kk * width + j];
+  }
+}
+
+void packed_sgemm(const float* x, int64_t ldx, int64_t m, const float* packed,
+                  const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy) {
+#if defined(MGSWEEP_HAVE_AVX512)
+  packed_sgemm_avx512(x, ldx, m, packed, shape, p_begin, p_end, y, ldy);
+#else
+  (void)x, (void)ldx, (void)m, (void)packed, (void)shape, (void)p_begin, (void)p_end, (void)y,
+      (void)ldy;
+#endif
+}
+
+}  // namespace mg::kernels

@@ -1,0 +1,57 @@
+// y = x W^T for the decoder's projections on CPU in float32, with W packed once at
+// load time into column panels that the kernel streams front to back.
+//
+// Why our own kernel: decoding multiplies 2 to 32 activation rows by each weight.
+// At those shapes MKL re-packs one operand on every call (a fifth of the time at
+// batch 16) and its small-M kernels stay near half of the machine's FMA peak. Here
+// every weight element is read from memory once per call and the activation rows
+// stay in cache. Each output element is one dot product summed in k order by one
+// thread, so a row's result does not depend on how many rows are in the batch or
+// on the thread count: generation is bit-identical across batch splits and
+// --threads.
+//
+// Plain C++ on raw pointers (no LibTorch), so it is tested and benchmarked alone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+// The AVX-512 kernel is built wherever the compiler can target it (x86-64 GCC or
+// Clang) and used where the CPU has it; elsewhere callers take their fallback.
+#if (defined(__x86_64__) && defined(__GNUC__)) && !defined(MGSWEEP_NO_AVX512)
+#define MGSWEEP_HAVE_AVX512 1
+#endif
+
+namespace mg::kernels {
+
+// Panel width (columns of y per panel): three 16-float AVX-512 vectors.
+inline constexpr int64_t kPanelWidth = 48;
+
+// Layout of a packed [n, k] weight: panels of kPanelWidth output columns; panel p
+// holds, for every kk in [0, k), its columns' W[col, kk] side by side (zero past n).
+// The last panel is narrowed to a multiple of 16.
+struct PackedShape {
+  int64_t n = 0, k = 0;
+  int64_t panels() const { return (n + kPanelWidth - 1) / kPanelWidth; }
+  int64_t panel_width(int64_t p) const;  // 16, 32 or 48
+  int64_t panel_offset(int64_t p) const { return p * kPanelWidth * k; }
+  int64_t floats() const;  // size of the packed buffer
+};
+
+// True when this CPU (and OS) runs the AVX-512 kernel.
+bool packed_sgemm_available();
+
+// w: [n, k] row-major (leading dimension ldw) -> packed (PackedShape::floats()
+// floats), panels [p_begin, p_end) only (callers split the panels across threads).
+void pack_weight(const float* w, int64_t ldw, const PackedShape& shape, float* packed,
+                 int64_t p_begin, int64_t p_end);
+// The inverse, for callers that need the plain weight back (tests, hooks).
+void unpack_weight(const float* packed, const PackedShape& shape, float* w);
+
+// y[m, cols of panels [p_begin, p_end)] = x[m, k] W^T. x rows are ldx apart, y rows
+// ldy apart. Requires packed_sgemm_available(). Different panel ranges write
+// disjoint columns, so callers split panels across threads.
+void packed_sgemm(const float* x, int64_t ldx, int64_t m, const float* packed,
+                  const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy);
+
+}  // namespace mg::kernels

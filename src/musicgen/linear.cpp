@@ -1,0 +1,70 @@
+#include "musicgen/linear.h"
+
+#include <ATen/Parallel.h>
+
+#include <stdexcept>
+
+#include "musicgen/huge_pages.h"
+
+namespace mg {
+
+bool uses_packed_gemm(CpuGemm gemm, const at::TensorOptions& options) {
+  const bool eligible = options.device().is_cpu() &&
+                        at::typeMetaToScalarType(options.dtype()) == at::kFloat &&
+                        kernels::packed_sgemm_available();
+  if (gemm == CpuGemm::Packed && !eligible && options.device().is_cpu() &&
+      at::typeMetaToScalarType(options.dtype()) == at::kFloat)
+    throw std::runtime_error("the packed CPU GEMM needs AVX-512, which this CPU lacks");
+  return eligible && gemm != CpuGemm::Aten;
+}
+
+Linear::Linear(const at::Tensor& weight, CpuGemm gemm) {
+  shape_ = {weight.size(0), weight.size(1)};
+  if (!uses_packed_gemm(gemm, weight.options())) {
+    weight_ = weight;
+    return;
+  }
+  const at::Tensor w = weight.contiguous();
+  packed_ = empty_huge({shape_.floats()}, w.options());
+  const float* src = w.data_ptr<float>();
+  float* dst = packed_.data_ptr<float>();
+  // Packing is a strided transpose; spread it over the threads (large has 3.3 B weights).
+  at::parallel_for(0, shape_.panels(), 1, [&](int64_t b, int64_t e) {
+    kernels::pack_weight(src, shape_.k, shape_, dst, b, e);
+  });
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  auto sizes = x.sizes().vec();
+  sizes.back() = shape_.n;
+  if (!packed_.defined()) {
+    // (W x^T)^T: with few rows (decoding: 2 to 32) MKL packs its right operand on every
+    // call; packing the small activation instead of the weight made every projection
+    // 1.3-1.6x faster than x W^T (and at::linear was 3.5x slower still at batch 1).
+    return at::mm(weight_, x.reshape({-1, shape_.k}).t()).t().contiguous().view(sizes);
+  }
+  if (x.size(-1) != shape_.k || x.scalar_type() != at::kFloat || !x.device().is_cpu())
+    throw std::logic_error("Linear: input does not match the packed weight");
+  const at::Tensor xs = x.reshape({-1, shape_.k}).contiguous();
+  const int64_t m = xs.size(0);
+  at::Tensor y = at::empty({m, shape_.n}, xs.options());
+  if (m == 0) return y.view(sizes);
+  const float* xp = xs.data_ptr<float>();
+  const float* wp = packed_.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  // Threads split the panels (output columns); every element is still one k-ordered
+  // dot product, so the result does not depend on the thread count.
+  at::parallel_for(0, shape_.panels(), 1, [&](int64_t b, int64_t e) {
+    kernels::packed_sgemm(xp, shape_.k, m, wp, shape_, b, e, yp, shape_.n);
+  });
+  return y.view(sizes);
+}
+
+at::Tensor Linear::weight() const {
+  if (!packed_.defined()) return weight_;
+  at::Tensor w = at::empty({shape_.n, shape_.k}, packed_.options());
+  kernels::unpack_weight(packed_.data_ptr<float>(), shape_, w.data_ptr<float>());
+  return w;
+}
+
+}  // namespace mg

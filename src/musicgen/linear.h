@@ -1,0 +1,43 @@
+// A bias-free projection y = x W^T as the decoder uses it, in the fastest form for
+// where it runs: on a CPU with AVX-512 in float32, W packed once into the panels of
+// kernels/packed_sgemm.h (the plain copy is dropped, so memory does not double);
+// anywhere else (CUDA, half precision, other CPUs) a GEMM with W as the left
+// operand.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "kernels/packed_sgemm.h"
+
+namespace mg {
+
+// Which CPU float32 GEMM the decoder uses. Auto = Packed where the CPU supports it.
+// Aten exists so that benchmarks compare both in one run and tests check one
+// against the other.
+enum class CpuGemm { Auto, Packed, Aten };
+
+class Linear {
+ public:
+  Linear() = default;
+  // weight: [out, in] in the run's dtype and device.
+  Linear(const at::Tensor& weight, CpuGemm gemm);
+
+  // x: [..., in] -> [..., out], same dtype and device as the weight.
+  at::Tensor operator()(const at::Tensor& x) const;
+
+  // The plain [out, in] weight (unpacked on demand when packed).
+  at::Tensor weight() const;
+  bool packed() const { return packed_.defined(); }
+  int64_t out_features() const { return shape_.n; }
+  int64_t in_features() const { return shape_.k; }
+
+ private:
+  at::Tensor weight_;  // plain, when not packed
+  at::Tensor packed_;  // [shape_.floats()] float32 CPU, when packed
+  kernels::PackedShape shape_;
+};
+
+// Whether `gemm` resolves to the packed kernel for this dtype and device.
+bool uses_packed_gemm(CpuGemm gemm, const at::TensorOptions& options);
+
+}  // namespace mg
