@@ -3,11 +3,9 @@
 #include "kernels/packed_sgemm.h"  // MGSWEEP_HAVE_AVX512, packed_sgemm_available()
 
 #if defined(MGSWEEP_HAVE_AVX512)
-#include <immintrin.h>
-
 #include <limits>
 
-#define MG_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#include "kernels/vec_math_avx512.h"
 #endif
 
 namespace mg::kernels {
@@ -18,28 +16,6 @@ bool decode_attention_available(int64_t head_dim) {
 
 #if defined(MGSWEEP_HAVE_AVX512)
 namespace {
-
-// exp(x) for x <= 0 (scores minus their maximum), 16 lanes. Cody-Waite reduction
-// x = n ln2 + r, |r| <= ln2/2, a degree-6 Taylor polynomial for e^r (relative error
-// below 2e-7, near float32 rounding), and the exact scaling by 2^n with scalef.
-// -inf (a masked position) and anything below -104 give exactly 0.
-MG_AVX512 __m512 exp_nonpositive(__m512 x) {
-  const __m512 lowest = _mm512_set1_ps(-104.0f);
-  const __mmask16 live = _mm512_cmp_ps_mask(x, lowest, _CMP_GT_OQ);
-  x = _mm512_max_ps(x, lowest);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
-}
 
 template <int NV>  // head_dim / 16
 MG_AVX512 void one_pair(const DecodeAttentionArgs& a, int64_t r, int64_t h, float* scores) {

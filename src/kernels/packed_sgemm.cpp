@@ -8,7 +8,7 @@ namespace mg::kernels {
 
 void packed_sgemm_avx512(const float* x, int64_t ldx, int64_t m, const float* packed,
                          const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y,
-                         int64_t ldy);
+                         int64_t ldy, Epilogue epilogue, const float* residual, int64_t ldr);
 
 int64_t PackedShape::panel_width(int64_t p) const {
   const int64_t left = n - p * kPanelWidth;
@@ -55,12 +55,13 @@ void unpack_weight(const float* packed, const PackedShape& s, float* w) {
 }
 
 void packed_sgemm(const float* x, int64_t ldx, int64_t m, const float* packed,
-                  const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy) {
+                  const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy,
+                  Epilogue epilogue, const float* residual, int64_t ldr) {
 #if defined(MGSWEEP_HAVE_AVX512)
-  packed_sgemm_avx512(x, ldx, m, packed, shape, p_begin, p_end, y, ldy);
+  packed_sgemm_avx512(x, ldx, m, packed, shape, p_begin, p_end, y, ldy, epilogue, residual, ldr);
 #else
   (void)x, (void)ldx, (void)m, (void)packed, (void)shape, (void)p_begin, (void)p_end, (void)y,
-      (void)ldy;
+      (void)ldy, (void)epilogue, (void)residual, (void)ldr;
 #endif
 }
 

@@ -48,10 +48,21 @@ void pack_weight(const float* w, int64_t ldw, const PackedShape& shape, float* p
 // The inverse, for callers that need the plain weight back (tests, hooks).
 void unpack_weight(const float* packed, const PackedShape& shape, float* w);
 
-// y[m, cols of panels [p_begin, p_end)] = x[m, k] W^T. x rows are ldx apart, y rows
-// ldy apart. Requires packed_sgemm_available(). Different panel ranges write
-// disjoint columns, so callers split panels across threads.
+// What happens to x W^T on its way out of registers: fused here, it costs no extra
+// pass over memory and no extra ATen call.
+enum class Epilogue {
+  Store,        // y = x W^T
+  Gelu,         // y = gelu(x W^T), erf form
+  AddResidual,  // y = r + x W^T (r may be y itself)
+};
+
+// y[m, cols of panels [p_begin, p_end)] = epilogue(x[m, k] W^T). x rows are ldx apart,
+// y rows ldy apart, residual rows (AddResidual only) ldr apart. Requires
+// packed_sgemm_available(). Different panel ranges write disjoint columns, so callers
+// split panels across threads.
 void packed_sgemm(const float* x, int64_t ldx, int64_t m, const float* packed,
-                  const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy);
+                  const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy,
+                  Epilogue epilogue = Epilogue::Store, const float* residual = nullptr,
+                  int64_t ldr = 0);
 
 }  // namespace mg::kernels

@@ -11,12 +11,10 @@
 #include "kernels/packed_sgemm.h"
 
 #if defined(MGSWEEP_HAVE_AVX512)
-#include <immintrin.h>
-
 #include <array>
 #include <utility>
 
-#define MG_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#include "kernels/vec_math_avx512.h"
 
 namespace mg::kernels {
 namespace {
@@ -29,9 +27,16 @@ struct Prefetch {
   int64_t lines = 0;
 };
 
+// The epilogue of a tile (Epilogue) with its residual rows, already offset to the tile.
+struct Out {
+  Epilogue epilogue = Epilogue::Store;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
 template <int MR, int NV>
 MG_AVX512 void tile(const float* x, int64_t ldx, const float* b, int64_t k, float* y, int64_t ldy,
-                    int64_t cols, Prefetch pf) {
+                    int64_t cols, Prefetch pf, Out out) {
   __m512 acc[MR][NV];
   // The loops over i and j must unroll completely, or the accumulators live in memory.
 #pragma GCC unroll 8
@@ -57,12 +62,19 @@ MG_AVX512 void tile(const float* x, int64_t ldx, const float* b, int64_t k, floa
     const __mmask16 mask =
         left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(y + i * ldy + 16 * j, mask, acc[i][j]);
+    for (int i = 0; i < MR; ++i) {
+      __m512 v = acc[i][j];
+      if (out.epilogue == Epilogue::Gelu)
+        v = gelu_erf(v);
+      else if (out.epilogue == Epilogue::AddResidual)
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out.residual + i * out.ldr + 16 * j), v);
+      _mm512_mask_storeu_ps(y + i * ldy + 16 * j, mask, v);
+    }
   }
 }
 
 using TileFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t,
-                        Prefetch);
+                        Prefetch, Out);
 
 template <int NV, int... MRs>
 constexpr auto row_table(std::integer_sequence<int, MRs...>) {
@@ -73,7 +85,8 @@ constexpr auto row_table(std::integer_sequence<int, MRs...>) {
 
 MG_AVX512 void packed_sgemm_avx512(const float* x, int64_t ldx, int64_t m, const float* packed,
                                    const PackedShape& shape, int64_t p_begin, int64_t p_end,
-                                   float* y, int64_t ldy) {
+                                   float* y, int64_t ldy, Epilogue epilogue, const float* residual,
+                                   int64_t ldr) {
   static constexpr auto rows1 = row_table<1>(std::make_integer_sequence<int, kMaxRows>{});
   static constexpr auto rows2 = row_table<2>(std::make_integer_sequence<int, kMaxRows>{});
   static constexpr auto rows3 = row_table<3>(std::make_integer_sequence<int, kMaxRows>{});
@@ -101,7 +114,8 @@ MG_AVX512 void packed_sgemm_avx512(const float* x, int64_t ldx, int64_t m, const
         pf.lines = (per_tile + shape.k - 1) / shape.k;
         pf.next = next + (t - first) * per_tile * 64;
       }
-      table[mr - 1](x + m0 * ldx, ldx, b, shape.k, y + m0 * ldy + col0, ldy, cols, pf);
+      const Out out{epilogue, residual ? residual + m0 * ldr + col0 : nullptr, ldr};
+      table[mr - 1](x + m0 * ldx, ldx, b, shape.k, y + m0 * ldy + col0, ldy, cols, pf, out);
     }
   }
 }

@@ -35,27 +35,49 @@ Linear::Linear(const at::Tensor& weight, CpuGemm gemm) {
 }
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (packed_.defined()) return run_packed(x, kernels::Epilogue::Store, at::Tensor());
   auto sizes = x.sizes().vec();
   sizes.back() = shape_.n;
-  if (!packed_.defined()) {
-    // (W x^T)^T: with few rows (decoding: 2 to 32) MKL packs its right operand on every
-    // call; packing the small activation instead of the weight made every projection
-    // 1.3-1.6x faster than x W^T (and at::linear was 3.5x slower still at batch 1).
-    return at::mm(weight_, x.reshape({-1, shape_.k}).t()).t().contiguous().view(sizes);
-  }
+  // (W x^T)^T: with few rows (decoding: 2 to 32) MKL packs its right operand on every
+  // call; packing the small activation instead of the weight made every projection
+  // 1.3-1.6x faster than x W^T (and at::linear was 3.5x slower still at batch 1).
+  return at::mm(weight_, x.reshape({-1, shape_.k}).t()).t().contiguous().view(sizes);
+}
+
+at::Tensor Linear::gelu(const at::Tensor& x) const {
+  if (packed_.defined()) return run_packed(x, kernels::Epilogue::Gelu, at::Tensor());
+  return at::gelu((*this)(x));
+}
+
+at::Tensor Linear::add_to(const at::Tensor& x, const at::Tensor& residual) const {
+  if (packed_.defined()) return run_packed(x, kernels::Epilogue::AddResidual, residual);
+  return residual + (*this)(x);
+}
+
+at::Tensor Linear::run_packed(const at::Tensor& x, kernels::Epilogue epilogue,
+                              const at::Tensor& residual) const {
   if (x.size(-1) != shape_.k || x.scalar_type() != at::kFloat || !x.device().is_cpu())
     throw std::logic_error("Linear: input does not match the packed weight");
+  auto sizes = x.sizes().vec();
+  sizes.back() = shape_.n;
   const at::Tensor xs = x.reshape({-1, shape_.k}).contiguous();
   const int64_t m = xs.size(0);
+  at::Tensor r;
+  if (epilogue == kernels::Epilogue::AddResidual) {
+    r = residual.reshape({-1, shape_.n}).contiguous();
+    if (r.size(0) != m || r.scalar_type() != at::kFloat)
+      throw std::logic_error("Linear: residual does not match the output");
+  }
   at::Tensor y = at::empty({m, shape_.n}, xs.options());
   if (m == 0) return y.view(sizes);
   const float* xp = xs.data_ptr<float>();
   const float* wp = packed_.data_ptr<float>();
+  const float* rp = r.defined() ? r.data_ptr<float>() : nullptr;
   float* yp = y.data_ptr<float>();
   // Threads split the panels (output columns); every element is still one k-ordered
   // dot product, so the result does not depend on the thread count.
   at::parallel_for(0, shape_.panels(), 1, [&](int64_t b, int64_t e) {
-    kernels::packed_sgemm(xp, shape_.k, m, wp, shape_, b, e, yp, shape_.n);
+    kernels::packed_sgemm(xp, shape_.k, m, wp, shape_, b, e, yp, shape_.n, epilogue, rp, shape_.n);
   });
   return y.view(sizes);
 }

@@ -24,6 +24,10 @@ class Linear {
 
   // x: [..., in] -> [..., out], same dtype and device as the weight.
   at::Tensor operator()(const at::Tensor& x) const;
+  // gelu(x W^T) (erf form), fused into the GEMM when packed.
+  at::Tensor gelu(const at::Tensor& x) const;
+  // residual + x W^T, residual [..., out]; fused when packed (a new tensor either way).
+  at::Tensor add_to(const at::Tensor& x, const at::Tensor& residual) const;
 
   // The plain [out, in] weight (unpacked on demand when packed).
   at::Tensor weight() const;
@@ -32,6 +36,9 @@ class Linear {
   int64_t in_features() const { return shape_.k; }
 
  private:
+  at::Tensor run_packed(const at::Tensor& x, kernels::Epilogue epilogue,
+                        const at::Tensor& residual) const;
+
   at::Tensor weight_;  // plain, when not packed
   at::Tensor packed_;  // [shape_.floats()] float32 CPU, when packed
   kernels::PackedShape shape_;

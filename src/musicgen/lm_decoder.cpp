@@ -258,9 +258,15 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
           split_heads(qkv[0]), keys, vals, optional(self_mask), 0.0, /*is_causal=*/p0 == 0));
     }
     if (hl && hooks->active(i, SiteKind::SelfAttnHead)) hooks->at(i, SiteKind::SelfAttnHead, a, p0);
-    a = l.self_out(a);
-    if (hl && hooks->active(i, SiteKind::SelfAttn)) hooks->at(i, SiteKind::SelfAttn, a, p0);
-    x = x + a;
+    // Where no hook needs the block output on its own, the residual add is fused
+    // into the projection (here and below).
+    if (hl && hooks->active(i, SiteKind::SelfAttn)) {
+      a = l.self_out(a);
+      hooks->at(i, SiteKind::SelfAttn, a, p0);
+      x = x + a;
+    } else {
+      x = l.self_out.add_to(a, x);
+    }
 
     // Cross-attention over the text.
     h = at::layer_norm(x, {H}, l.ln_cross_w, l.ln_cross_b, eps);
@@ -274,15 +280,25 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     }
     if (hl && hooks->active(i, SiteKind::CrossAttnHead))
       hooks->at(i, SiteKind::CrossAttnHead, c, p0);
-    c = l.cross_out(c);
-    if (hl && hooks->active(i, SiteKind::CrossAttn)) hooks->at(i, SiteKind::CrossAttn, c, p0);
-    x = x + c;
+    if (hl && hooks->active(i, SiteKind::CrossAttn)) {
+      c = l.cross_out(c);
+      hooks->at(i, SiteKind::CrossAttn, c, p0);
+      x = x + c;
+    } else {
+      x = l.cross_out.add_to(c, x);
+    }
 
     // MLP.
     h = at::layer_norm(x, {H}, l.ln2_w, l.ln2_b, eps);
-    at::Tensor f = l.fc2(activation(l.fc1(h)));
-    if (hl && hooks->active(i, SiteKind::Mlp)) hooks->at(i, SiteKind::Mlp, f, p0);
-    x = x + f;
+    const at::Tensor hidden =
+        cfg_.activation_function == "gelu" ? l.fc1.gelu(h) : activation(l.fc1(h));
+    if (hl && hooks->active(i, SiteKind::Mlp)) {
+      at::Tensor f = l.fc2(hidden);
+      hooks->at(i, SiteKind::Mlp, f, p0);
+      x = x + f;
+    } else {
+      x = l.fc2.add_to(hidden, x);
+    }
     if (hl && hooks->active(i, SiteKind::LayerOut)) hooks->at(i, SiteKind::LayerOut, x, p0);
   }
   st.pos = p0 + S;

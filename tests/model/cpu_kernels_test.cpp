@@ -12,6 +12,7 @@
 
 #include "kernels/decode_attention.h"
 #include "kernels/packed_sgemm.h"
+#include "musicgen/huge_pages.h"
 #include "musicgen/linear.h"
 
 namespace {
@@ -79,6 +80,37 @@ TEST(PackedSgemm, KeepsLeadingShapeAndAgreesWithTheAtenPath) {
   EXPECT_LT((a - b).abs().max().item<double>(), 1e-4);
   EXPECT_TRUE(at::equal(packed.weight(), w));
   EXPECT_EQ(packed(at::randn({0, 64})).size(0), 0);
+}
+
+TEST(PackedSgemm, FusedGeluAndResidualMatchTheUnfusedOps) {
+  SKIP_WITHOUT_AVX512();
+  at::manual_seed(3);
+  for (int64_t m : {1, 9, 32})
+    for (int64_t n : {40, 1040}) {
+      // Scaled so that GELU sees its whole range, both tails included.
+      at::Tensor w = at::randn({n, 256}) * 0.3, x = at::randn({m, 256});
+      at::Tensor r = at::randn({m, n});
+      mg::Linear lin(w, mg::CpuGemm::Packed);
+      const at::Tensor y = lin(x);
+      const at::Tensor exact = at::gelu(y.to(at::kDouble));
+      // The erf approximation is within 1.5e-7 of erf: GELU within |y| * 1e-7 + rounding.
+      EXPECT_LT(((lin.gelu(x).to(at::kDouble) - exact).abs() / (y.abs().to(at::kDouble) + 1))
+                    .max()
+                    .item<double>(),
+                3e-7)
+          << m << "x" << n;
+      EXPECT_TRUE(at::equal(lin.add_to(x, r), r + y)) << m << "x" << n;
+    }
+  // Large |x|: GELU is x or 0, without NaN from exp or the division.
+  mg::Linear id(at::eye(16) * 1, mg::CpuGemm::Packed);
+  at::Tensor big = at::tensor({-1e4f, -60.f, -9.f, -1e-20f, 0.f, 1e-20f, 9.f, 60.f, 1e4f, 3.f, -3.f,
+                               0.5f, -0.5f, 1.f, -1.f, 2.f})
+                       .view({1, 16});
+  EXPECT_LT((id.gelu(big) - at::gelu(big)).abs().max().item<double>(), 2e-6);
+  // The ATen path gives the same results through the same calls.
+  mg::Linear aten(at::eye(16), mg::CpuGemm::Aten);
+  EXPECT_TRUE(at::equal(aten.gelu(big), at::gelu(big)));
+  EXPECT_TRUE(at::equal(aten.add_to(big, big), big + big));
 }
 
 TEST(PackedSgemm, ARowDoesNotDependOnTheOtherRowsOrTheThreadCount) {
@@ -190,6 +222,18 @@ TEST(DecodeAttention, ExtremeScoresStayFinite) {
                 .max()
                 .item<double>(),
             1e-5);
+}
+
+TEST(HugePages, BigBuffersAre2MbAlignedAndBehaveLikeEmpty) {
+  at::Tensor big = mg::empty_huge({3, 1000, 1000}, at::TensorOptions().dtype(at::kFloat));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data_ptr()) % (2u << 20), 0u);
+  EXPECT_EQ(big.sizes(), (std::vector<int64_t>{3, 1000, 1000}));
+  EXPECT_TRUE(big.is_contiguous());
+  big.fill_(2.0f);
+  EXPECT_EQ(big.sum().item<double>(), 6e6);
+  at::Tensor small = mg::empty_huge({10}, at::TensorOptions().dtype(at::kDouble));
+  EXPECT_EQ(small.scalar_type(), at::kDouble);
+  EXPECT_EQ(small.numel(), 10);
 }
 
 }  // namespace
