@@ -1,13 +1,12 @@
 #include "musicgen/lm_decoder.h"
 
-#include <ATen/Parallel.h>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <optional>
 
 #include "kernels/decode_attention.h"
+#include "musicgen/cpu_attention.h"
 #include "musicgen/errors.h"
 #include "musicgen/huge_pages.h"
 
@@ -107,34 +106,6 @@ at::Tensor LmDecoder::split_heads(const at::Tensor& x) const {
 at::Tensor LmDecoder::merge_heads(const at::Tensor& x) const {
   const int64_t N = x.size(0), S = x.size(2);
   return x.transpose(1, 2).reshape({N, S, cfg_.hidden_size});
-}
-
-at::Tensor LmDecoder::attend_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                 int64_t length, const at::Tensor& mask, double scale) const {
-  const int64_t N = q.size(0), heads = cfg_.num_attention_heads, hd = cfg_.head_dim();
-  at::Tensor out = at::empty({N, 1, cfg_.hidden_size}, opt_);
-  kernels::DecodeAttentionArgs a;
-  a.rows = N;
-  a.heads = heads;
-  a.head_dim = hd;
-  a.length = length;
-  a.q = q.data_ptr<float>();
-  a.q_row_stride = q.stride(0);
-  a.k = k.data_ptr<float>();
-  a.v = v.data_ptr<float>();
-  a.kv_capacity = k.size(2);
-  if (mask.defined()) {
-    a.mask = mask.data_ptr<float>();
-    a.mask_row_stride = mask.stride(0);
-  }
-  a.scale = static_cast<float>(scale);
-  a.out = out.data_ptr<float>();
-  a.out_row_stride = out.stride(0);
-  at::parallel_for(0, N * heads, 1, [&](int64_t b, int64_t e) {
-    std::vector<float> scratch(static_cast<size_t>(length));
-    kernels::decode_attention(a, b, e, scratch.data());
-  });
-  return out;
 }
 
 void LmDecoder::store_step(const at::Tensor& qkv, at::Tensor& k, at::Tensor& v, int64_t pos) const {
@@ -246,7 +217,8 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     at::Tensor a;
     const double scale = 1.0 / std::sqrt(static_cast<double>(cfg_.head_dim()));
     if (S == 1 && cpu_kernels_) {
-      a = attend_one(qkv_all, st.self_k[i], st.self_v[i], p0 + 1, at::Tensor(), scale);
+      a = attend_one_query(qkv_all, st.self_k[i], st.self_v[i], p0 + 1, at::Tensor(), scale)
+              .view({N, 1, H});
     } else if (S == 1) {
       // One new position (every generation step): plain batched GEMMs over the cache
       // views. SDPA would first copy the strided cache views into contiguous K/V,
@@ -272,8 +244,9 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     h = at::layer_norm(x, {H}, l.ln_cross_w, l.ln_cross_b, eps);
     at::Tensor c;
     if (S == 1 && cpu_kernels_) {
-      c = attend_one(l.cross_q(h), st.cross_k[i], st.cross_v[i], st.cross_k[i].size(2),
-                     st.cross_mask, scale);
+      c = attend_one_query(l.cross_q(h), st.cross_k[i], st.cross_v[i], st.cross_k[i].size(2),
+                           st.cross_mask, scale)
+              .view({N, 1, H});
     } else {
       c = merge_heads(at::scaled_dot_product_attention(split_heads(l.cross_q(h)), st.cross_k[i],
                                                        st.cross_v[i], optional(st.cross_mask)));

@@ -73,16 +73,10 @@ class LmDecoder {
   at::Tensor split_heads(const at::Tensor& x) const;  // [N,S,H] -> [N,heads,S,hd]
   at::Tensor merge_heads(const at::Tensor& x) const;  // inverse
   at::Tensor activation(const at::Tensor& x) const;
-  // Attention of one query position per row (decoding) with kernels/decode_attention:
-  // q [N, 1, >= H] (heads side by side; its row stride is read from q), k/v caches
-  // [N, heads, capacity, hd] of which the first `length` positions count, mask
-  // undefined or additive [N, 1, 1, length]. Returns merged heads [N, 1, H].
   // Writes the new position's keys and values from qkv [N, 1, 3H] into the caches
   // [N, heads, capacity, hd] at `pos` (float32 CPU; ATen's strided copy_ cost 3% of
   // a batch-16 step in call overhead).
   void store_step(const at::Tensor& qkv, at::Tensor& k, at::Tensor& v, int64_t pos) const;
-  at::Tensor attend_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                        int64_t length, const at::Tensor& mask, double scale) const;
 
   DecoderConfig cfg_;
   at::TensorOptions opt_;

@@ -12,6 +12,7 @@
 
 #include "kernels/decode_attention.h"
 #include "kernels/packed_sgemm.h"
+#include "musicgen/cpu_attention.h"
 #include "musicgen/huge_pages.h"
 #include "musicgen/linear.h"
 
@@ -143,28 +144,7 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
 
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t length,
                   const at::Tensor& mask, double scale) {
-  const int64_t N = k.size(0), heads = k.size(1), hd = k.size(3);
-  at::Tensor out = at::full({N, heads * hd}, std::nan(""));
-  mg::kernels::DecodeAttentionArgs a;
-  a.rows = N;
-  a.heads = heads;
-  a.head_dim = hd;
-  a.length = length;
-  a.q = q.data_ptr<float>();
-  a.q_row_stride = q.stride(0);
-  a.k = k.data_ptr<float>();
-  a.v = v.data_ptr<float>();
-  a.kv_capacity = k.size(2);
-  if (mask.defined()) {
-    a.mask = mask.data_ptr<float>();
-    a.mask_row_stride = mask.stride(0);
-  }
-  a.scale = static_cast<float>(scale);
-  a.out = out.data_ptr<float>();
-  a.out_row_stride = out.stride(0);
-  std::vector<float> scratch(static_cast<size_t>(length));
-  mg::kernels::decode_attention(a, 0, N * heads, scratch.data());
-  return out;
+  return mg::attend_one_query(q, k, v, length, mask, scale);
 }
 
 TEST(DecodeAttention, MatchesFloat64ForEveryHeadWidthAndLength) {
