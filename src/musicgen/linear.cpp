@@ -9,13 +9,13 @@
 namespace mg {
 
 bool uses_packed_gemm(CpuGemm gemm, const at::TensorOptions& options) {
-  const bool eligible = options.device().is_cpu() &&
-                        at::typeMetaToScalarType(options.dtype()) == at::kFloat &&
-                        kernels::packed_sgemm_available();
-  if (gemm == CpuGemm::Packed && !eligible && options.device().is_cpu() &&
-      at::typeMetaToScalarType(options.dtype()) == at::kFloat)
+  const bool cpu_float32 =
+      options.device().is_cpu() && at::typeMetaToScalarType(options.dtype()) == at::kFloat;
+  if (!cpu_float32 || gemm == CpuGemm::Aten) return false;
+  if (kernels::packed_sgemm_available()) return true;
+  if (gemm == CpuGemm::Packed)
     throw std::runtime_error("the packed CPU GEMM needs AVX-512, which this CPU lacks");
-  return eligible && gemm != CpuGemm::Aten;
+  return false;  // Auto on a CPU without AVX-512: ATen
 }
 
 Linear::Linear(const at::Tensor& weight, CpuGemm gemm) {
