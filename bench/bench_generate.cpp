@@ -34,8 +34,8 @@ void sync(const at::Device& d) {
   if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();
 }
 
-// Best-of-N FLOP/s of a GEMM shaped like the decoder's at this batch, and of a
-// large square GEMM (the machine's practical peak).
+// Best-of-N FLOP/s of an ATen GEMM (called with 2048^3: the machine's matmul peak as
+// ATen/MKL reach it).
 double gemm_flops(int64_t m, int64_t k, int64_t n, const at::TensorOptions& o) {
   at::Tensor a = at::randn({m, k}, o), b = at::randn({k, n}, o);
   double best = 0;
