@@ -3,7 +3,9 @@
 #include "kernels/packed_sgemm.h"  // MGSWEEP_HAVE_AVX512, packed_sgemm_available()
 
 #if defined(MGSWEEP_HAVE_AVX512)
+#include <array>
 #include <limits>
+#include <utility>
 
 #include "kernels/vec_math_avx512.h"
 #endif
@@ -70,32 +72,23 @@ MG_AVX512 void pairs(const DecodeAttentionArgs& a, int64_t p_begin, int64_t p_en
   for (int64_t p = p_begin; p < p_end; ++p) one_pair<NV>(a, p / a.heads, p % a.heads, scratch);
 }
 
+using PairsFn = void (*)(const DecodeAttentionArgs&, int64_t, int64_t, float*);
+
+template <int... NVs>
+constexpr std::array<PairsFn, sizeof...(NVs)> width_table(std::integer_sequence<int, NVs...>) {
+  return {&pairs<NVs + 1>...};
+}
+
 }  // namespace
 #endif
 
 void decode_attention(const DecodeAttentionArgs& a, int64_t p_begin, int64_t p_end,
                       float* scratch) {
 #if defined(MGSWEEP_HAVE_AVX512)
-  switch (a.head_dim / 16) {
-    case 1:
-      return pairs<1>(a, p_begin, p_end, scratch);
-    case 2:
-      return pairs<2>(a, p_begin, p_end, scratch);
-    case 3:
-      return pairs<3>(a, p_begin, p_end, scratch);
-    case 4:
-      return pairs<4>(a, p_begin, p_end, scratch);
-    case 5:
-      return pairs<5>(a, p_begin, p_end, scratch);
-    case 6:
-      return pairs<6>(a, p_begin, p_end, scratch);
-    case 7:
-      return pairs<7>(a, p_begin, p_end, scratch);
-    case 8:
-      return pairs<8>(a, p_begin, p_end, scratch);
-    default:
-      break;  // excluded by decode_attention_available()
-  }
+  // One instantiation per head width 16..128 (excluded widths never get here).
+  static constexpr auto widths = width_table(std::make_integer_sequence<int, 8>{});
+  widths[a.head_dim / 16 - 1](a, p_begin, p_end, scratch);
+  return;
 #endif
   (void)a, (void)p_begin, (void)p_end, (void)scratch;
 }
