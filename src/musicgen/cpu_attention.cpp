@@ -30,7 +30,9 @@ at::Tensor attend_one_query(const at::Tensor& q, const at::Tensor& k, const at::
   a.out = out.data_ptr<float>();
   a.out_row_stride = out.stride(0);
   // Threads split the (row, head) pairs; each pair is computed the same way alone.
-  at::parallel_for(0, N * heads, 1, [&](int64_t b, int64_t e) {
+  // At least ~32k multiply-adds per thread, as in Linear.
+  const int64_t per_pair = 2 * length * hd;
+  at::parallel_for(0, N * heads, (32768 + per_pair - 1) / per_pair, [&](int64_t b, int64_t e) {
     std::vector<float> scratch(static_cast<size_t>(length));
     kernels::decode_attention(a, b, e, scratch.data());
   });

@@ -76,9 +76,14 @@ at::Tensor Linear::run_packed(const at::Tensor& x, kernels::Epilogue epilogue,
   float* yp = y.data_ptr<float>();
   // Threads split the panels (output columns); every element is still one k-ordered
   // dot product, so the result does not depend on the thread count.
-  at::parallel_for(0, shape_.panels(), 1, [&](int64_t b, int64_t e) {
-    kernels::packed_sgemm(xp, shape_.k, m, wp, shape_, b, e, yp, shape_.n, epilogue, rp, shape_.n);
-  });
+  // A chunk of at least ~32k multiply-adds per thread (ATen's own grain): tiny models
+  // (the demo, tests) otherwise pay an OpenMP fork per microsecond of work.
+  const int64_t per_panel = m * shape_.k * kernels::kPanelWidth;
+  at::parallel_for(0, shape_.panels(), (32768 + per_panel - 1) / per_panel,
+                   [&](int64_t b, int64_t e) {
+                     kernels::packed_sgemm(xp, shape_.k, m, wp, shape_, b, e, yp, shape_.n,
+                                           epilogue, rp, shape_.n);
+                   });
   return y.view(sizes);
 }
 
