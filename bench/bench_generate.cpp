@@ -34,23 +34,29 @@ void sync(const at::Device& d) {
   if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();
 }
 
-// Best-of-N FLOP/s of an ATen GEMM (called with 2048^3: the machine's matmul peak as
-// ATen/MKL reach it).
-double gemm_flops(int64_t m, int64_t k, int64_t n, const at::TensorOptions& o) {
-  at::Tensor a = at::randn({m, k}, o), b = at::randn({k, n}, o);
+// Best of 5 rounds of 0.3 s: how many times per second `call` runs.
+template <typename F>
+double best_calls_per_second(const at::Device& d, F&& call) {
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
-    sync(o.device());
+    sync(d);
     const double t0 = now_s();
     int iters = 0;
     while (now_s() - t0 < 0.3) {
-      at::mm(a, b);
+      call();
       ++iters;
     }
-    sync(o.device());
-    best = std::max(best, 2.0 * m * k * n * iters / (now_s() - t0));
+    sync(d);
+    best = std::max(best, iters / (now_s() - t0));
   }
   return best;
+}
+
+// FLOP/s of an ATen GEMM (called with 2048^3: the machine's matmul peak as ATen/MKL
+// reach it).
+double gemm_flops(int64_t m, int64_t k, int64_t n, const at::TensorOptions& o) {
+  at::Tensor a = at::randn({m, k}, o), b = at::randn({k, n}, o);
+  return 2.0 * m * k * n * best_calls_per_second(o.device(), [&] { at::mm(a, b); });
 }
 
 // FLOP/s of the packed kernel on a decoder-shaped projection whose weight stays in
@@ -59,17 +65,7 @@ double gemm_flops(int64_t m, int64_t k, int64_t n, const at::TensorOptions& o) {
 double packed_flops(int64_t m, int64_t k, int64_t n) {
   mg::Linear lin(at::randn({n, k}), mg::CpuGemm::Packed);
   at::Tensor x = at::randn({m, k});
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const double t0 = now_s();
-    int iters = 0;
-    while (now_s() - t0 < 0.3) {
-      lin(x);
-      ++iters;
-    }
-    best = std::max(best, 2.0 * m * k * n * iters / (now_s() - t0));
-  }
-  return best;
+  return 2.0 * m * k * n * best_calls_per_second(at::kCPU, [&] { lin(x); });
 }
 
 double copy_bandwidth(const at::TensorOptions& o) {

@@ -122,10 +122,10 @@ void LmDecoder::store_step(const at::Tensor& qkv, at::Tensor& k, at::Tensor& v, 
     }
 }
 
-at::Tensor LmDecoder::activation(const at::Tensor& x) const {
-  if (cfg_.activation_function == "gelu") return at::gelu(x);  // erf form
-  if (cfg_.activation_function == "gelu_new") return at::gelu(x, "tanh");
-  return at::relu(x);
+at::Tensor LmDecoder::fc1_activated(const Linear& fc1, const at::Tensor& h) const {
+  if (cfg_.activation_function == "gelu") return fc1.gelu(h);  // erf form, fused when packed
+  if (cfg_.activation_function == "gelu_new") return at::gelu(fc1(h), "tanh");
+  return at::relu(fc1(h));
 }
 
 DecoderState LmDecoder::start(const at::Tensor& cond, const at::Tensor& mask,
@@ -199,51 +199,53 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     self_mask = kpos <= qpos;
   }
 
+  // Decoding steps on float32 CPUs take the kernels (store_step, attend_one_query).
+  const bool kernel_step = S == 1 && cpu_kernels_;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(cfg_.head_dim()));
   for (int64_t i = 0; i < num_layers; ++i) {
     const Layer& l = layers_[i];
     const bool hl = hooked && hooks->layer_active(i);
+    // x + proj(in): the residual add fused into the projection, unless a hook needs
+    // the block output on its own.
+    auto add_block = [&](const Linear& proj, const at::Tensor& in, SiteKind site) {
+      if (!(hl && hooks->active(i, site))) return proj.add_to(in, x);
+      at::Tensor y = proj(in);
+      hooks->at(i, site, y, p0);
+      return x + y;
+    };
+
     // Self-attention with the cache filled in place.
     at::Tensor h = at::layer_norm(x, {H}, l.ln1_w, l.ln1_b, eps);
     const at::Tensor qkv_all = l.qkv(h);  // [N, S, 3H], contiguous
-    auto qkv = qkv_all.split(H, -1);
-    if (S == 1 && cpu_kernels_) {
-      store_step(qkv_all, st.self_k[i], st.self_v[i], p0);
-    } else {
-      st.self_k[i].narrow(2, p0, S).copy_(split_heads(qkv[1]));
-      st.self_v[i].narrow(2, p0, S).copy_(split_heads(qkv[2]));
-    }
-    at::Tensor keys = st.self_k[i].narrow(2, 0, p0 + S);
-    at::Tensor vals = st.self_v[i].narrow(2, 0, p0 + S);
     at::Tensor a;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(cfg_.head_dim()));
-    if (S == 1 && cpu_kernels_) {
+    if (kernel_step) {
+      store_step(qkv_all, st.self_k[i], st.self_v[i], p0);
       a = attend_one_query(qkv_all, st.self_k[i], st.self_v[i], p0 + 1, at::Tensor(), scale)
               .view({N, 1, H});
-    } else if (S == 1) {
-      // One new position (every generation step): plain batched GEMMs over the cache
-      // views. SDPA would first copy the strided cache views into contiguous K/V,
-      // which at batch 16 moves more bytes per step than the weights themselves.
-      at::Tensor q = split_heads(qkv[0]) * scale;
-      a = merge_heads(at::matmul(at::softmax(at::matmul(q, keys.transpose(-1, -2)), -1), vals));
     } else {
-      a = merge_heads(at::scaled_dot_product_attention(
-          split_heads(qkv[0]), keys, vals, optional(self_mask), 0.0, /*is_causal=*/p0 == 0));
+      auto qkv = qkv_all.split(H, -1);
+      st.self_k[i].narrow(2, p0, S).copy_(split_heads(qkv[1]));
+      st.self_v[i].narrow(2, p0, S).copy_(split_heads(qkv[2]));
+      at::Tensor keys = st.self_k[i].narrow(2, 0, p0 + S);
+      at::Tensor vals = st.self_v[i].narrow(2, 0, p0 + S);
+      if (S == 1) {
+        // One new position (every generation step): plain batched GEMMs over the cache
+        // views. SDPA would first copy the strided cache views into contiguous K/V,
+        // which at batch 16 moves more bytes per step than the weights themselves.
+        at::Tensor q = split_heads(qkv[0]) * scale;
+        a = merge_heads(at::matmul(at::softmax(at::matmul(q, keys.transpose(-1, -2)), -1), vals));
+      } else {
+        a = merge_heads(at::scaled_dot_product_attention(
+            split_heads(qkv[0]), keys, vals, optional(self_mask), 0.0, /*is_causal=*/p0 == 0));
+      }
     }
     if (hl && hooks->active(i, SiteKind::SelfAttnHead)) hooks->at(i, SiteKind::SelfAttnHead, a, p0);
-    // Where no hook needs the block output on its own, the residual add is fused
-    // into the projection (here and below).
-    if (hl && hooks->active(i, SiteKind::SelfAttn)) {
-      a = l.self_out(a);
-      hooks->at(i, SiteKind::SelfAttn, a, p0);
-      x = x + a;
-    } else {
-      x = l.self_out.add_to(a, x);
-    }
+    x = add_block(l.self_out, a, SiteKind::SelfAttn);
 
     // Cross-attention over the text.
     h = at::layer_norm(x, {H}, l.ln_cross_w, l.ln_cross_b, eps);
     at::Tensor c;
-    if (S == 1 && cpu_kernels_) {
+    if (kernel_step) {
       c = attend_one_query(l.cross_q(h), st.cross_k[i], st.cross_v[i], st.cross_k[i].size(2),
                            st.cross_mask, scale)
               .view({N, 1, H});
@@ -253,25 +255,11 @@ at::Tensor LmDecoder::forward(DecoderState& st, const at::Tensor& tokens_in, int
     }
     if (hl && hooks->active(i, SiteKind::CrossAttnHead))
       hooks->at(i, SiteKind::CrossAttnHead, c, p0);
-    if (hl && hooks->active(i, SiteKind::CrossAttn)) {
-      c = l.cross_out(c);
-      hooks->at(i, SiteKind::CrossAttn, c, p0);
-      x = x + c;
-    } else {
-      x = l.cross_out.add_to(c, x);
-    }
+    x = add_block(l.cross_out, c, SiteKind::CrossAttn);
 
-    // MLP.
+    // MLP (GELU fused into fc1 where the kernels run).
     h = at::layer_norm(x, {H}, l.ln2_w, l.ln2_b, eps);
-    const at::Tensor hidden =
-        cfg_.activation_function == "gelu" ? l.fc1.gelu(h) : activation(l.fc1(h));
-    if (hl && hooks->active(i, SiteKind::Mlp)) {
-      at::Tensor f = l.fc2(hidden);
-      hooks->at(i, SiteKind::Mlp, f, p0);
-      x = x + f;
-    } else {
-      x = l.fc2.add_to(hidden, x);
-    }
+    x = add_block(l.fc2, fc1_activated(l.fc1, h), SiteKind::Mlp);
     if (hl && hooks->active(i, SiteKind::LayerOut)) hooks->at(i, SiteKind::LayerOut, x, p0);
   }
   st.pos = p0 + S;

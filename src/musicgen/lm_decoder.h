@@ -72,7 +72,8 @@ class LmDecoder {
   at::Tensor kv_arena(int64_t numel) const;
   at::Tensor split_heads(const at::Tensor& x) const;  // [N,S,H] -> [N,heads,S,hd]
   at::Tensor merge_heads(const at::Tensor& x) const;  // inverse
-  at::Tensor activation(const at::Tensor& x) const;
+  // activation(h fc1^T) as config.json names it (GELU fused into the GEMM when packed).
+  at::Tensor fc1_activated(const Linear& fc1, const at::Tensor& h) const;
   // Writes the new position's keys and values from qkv [N, 1, 3H] into the caches
   // [N, heads, capacity, hd] at `pos` (float32 CPU; ATen's strided copy_ cost 3% of
   // a batch-16 step in call overhead).

@@ -142,11 +142,6 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   return at::matmul(at::softmax(s, -1), vd).view({N, heads * hd});
 }
 
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t length,
-                  const at::Tensor& mask, double scale) {
-  return mg::attend_one_query(q, k, v, length, mask, scale);
-}
-
 TEST(DecodeAttention, MatchesFloat64ForEveryHeadWidthAndLength) {
   SKIP_WITHOUT_AVX512();
   at::manual_seed(2);
@@ -158,7 +153,7 @@ TEST(DecodeAttention, MatchesFloat64ForEveryHeadWidthAndLength) {
       at::Tensor q = at::randn({N, 3 * heads * hd}).narrow(1, 0, heads * hd);
       at::Tensor k = at::randn({N, heads, cap, hd}) * 2, v = at::randn({N, heads, cap, hd});
       const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-      at::Tensor got = attend(q, k, v, length, at::Tensor(), scale);
+      at::Tensor got = mg::attend_one_query(q, k, v, length, at::Tensor(), scale);
       EXPECT_LT((got.to(at::kDouble) - attention_reference(q, k, v, length, at::Tensor(), scale))
                     .abs()
                     .max()
@@ -180,12 +175,13 @@ TEST(DecodeAttention, MaskedPositionsGetExactlyZeroWeight) {
   // Huge values at masked positions must not leak in, even as 0 * inf.
   v[0].narrow(1, 7, 13).fill_(1e30);
   const double scale = 0.125;
-  at::Tensor got = attend(q, k, v, L, mask, scale);
+  at::Tensor got = mg::attend_one_query(q, k, v, L, mask, scale);
   at::Tensor want = attention_reference(q, k, v, L, mask, scale);
   EXPECT_LT((got.to(at::kDouble) - want).abs().max().item<double>(), 2e-6);
   // Row 0 equals attention over its first 7 positions alone.
-  at::Tensor alone = attend(q.narrow(0, 0, 1), k.narrow(0, 0, 1).narrow(2, 0, 7).contiguous(),
-                            v.narrow(0, 0, 1).narrow(2, 0, 7).contiguous(), 7, at::Tensor(), scale);
+  at::Tensor alone =
+      mg::attend_one_query(q.narrow(0, 0, 1), k.narrow(0, 0, 1).narrow(2, 0, 7).contiguous(),
+                           v.narrow(0, 0, 1).narrow(2, 0, 7).contiguous(), 7, at::Tensor(), scale);
   EXPECT_LT((alone - got.narrow(0, 0, 1)).abs().max().item<double>(), 1e-6);
 }
 
@@ -195,7 +191,7 @@ TEST(DecodeAttention, ExtremeScoresStayFinite) {
   const int64_t N = 1, heads = 1, hd = 16, L = 40;
   at::Tensor q = at::full({N, hd}, 10.0f), k = at::randn({N, heads, L, hd}) * 30;
   at::Tensor v = at::randn({N, heads, L, hd});
-  at::Tensor got = attend(q, k, v, L, at::Tensor(), 1.0);
+  at::Tensor got = mg::attend_one_query(q, k, v, L, at::Tensor(), 1.0);
   EXPECT_TRUE(at::isfinite(got).all().item<bool>());
   EXPECT_LT((got.to(at::kDouble) - attention_reference(q, k, v, L, at::Tensor(), 1.0))
                 .abs()
