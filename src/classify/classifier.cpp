@@ -30,6 +30,11 @@ at::Tensor fit_length(const at::Tensor& audio, int64_t samples) {
   return at::constant_pad_nd(audio, {0, samples - n});
 }
 
+int64_t Classifier::resampled_length(int64_t samples, int64_t audio_rate) const {
+  if (audio_rate == sample_rate()) return samples;
+  return Resampler(audio_rate, sample_rate()).output_length(samples);
+}
+
 void Classifier::set_max_batch(int64_t rows) {
   if (rows < 1) throw std::invalid_argument("Classifier: max_batch must be at least 1");
   max_batch_ = rows;

@@ -34,6 +34,9 @@ class Classifier {
   virtual const Labels& labels() const = 0;
   virtual at::Device device() const = 0;
   int64_t num_classes() const { return int64_t(labels().size()); }
+  // The length a clip of `samples` at `audio_rate` Hz has at sample_rate(), i.e. before
+  // classify() pads or crops it to input_samples().
+  int64_t resampled_length(int64_t samples, int64_t audio_rate) const;
 
   // audio: [batch, samples] or [batch, 1, samples], floating point, any device, at
   // `audio_rate` Hz. Returns float32 logits [batch, num_classes()] on the CPU. Rows are

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 namespace mg::metrics {
 namespace {
@@ -16,9 +15,7 @@ EffectScore failed(Status s) { return {kNaN, kNaN, kNaN, kNaN, s}; }
 // The baseline's share of every score, computed once for all the rows scored against it.
 struct Baseline {
   const float* logits;
-  double lse;          // logsumexp of the logits
-  const double* p;     // softmax probabilities (0 where they underflow)
-  double sum_p_logit;  // sum_i p_i * logit_i
+  double lse;  // logsumexp of the logits
 };
 
 // Scores `after` against a baseline whose logsumexp is finite.
@@ -38,14 +35,17 @@ EffectScore score_row(const Baseline& base, const float* after, size_t n, size_t
   // avoids two roundings through the logsumexps. original + desired equals it to ~1e-15.
   s.effect = (double(before[a]) - double(before[b])) - (double(after[a]) - double(after[b]));
 
-  // KL(before || after) = sum_i p_i (log p_i - log q_i)
-  //                     = sum_i p_i (x_i - y_i) - lse_before + lse_after      (sum_i p_i = 1)
-  // with x, y the logits: one dot product per row, as the p_i and sum_i p_i x_i belong to the
-  // baseline. A class whose p_i underflows to 0 contributes 0, its true contribution to the
-  // last bit of a double, and no log of a probability is ever taken.
-  double p_after = 0;
-  for (size_t i = 0; i < n; ++i) p_after += base.p[i] * double(after[i]);
-  const double kl = (base.sum_p_logit - p_after) + (lse_after - base.lse);
+  // The original code's precision: kl_div(log p_before, log p_after, log_target=True), i.e.
+  // KL(after || before) = sum_i q_i (log q_i - log p_i), q = softmax(after), p = softmax(before)
+  //                     = sum_i q_i (y_i - x_i) - lse_after + lse_before       (sum_i q_i = 1)
+  // with x, y the logits. A class whose q_i underflows to 0 contributes 0, its true
+  // contribution to the last bit of a double, and no log of a probability is ever taken.
+  double q_dot = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double q = std::exp(double(after[i]) - lse_after);
+    q_dot += q * (double(after[i]) - double(before[i]));
+  }
+  const double kl = q_dot - lse_after + base.lse;
   // KL >= 0; rounding can leave -1e-16 for (nearly) identical rows, which would read as a
   // "better than perfect" precision.
   s.precision = -std::max(kl, 0.0);
@@ -122,20 +122,20 @@ void effect_scores(const float* before, const float* after, size_t rows, size_t 
     for (size_t r = 0; r < rows; ++r) out[r] = failed(common);
     return;
   }
-  // The baseline's probabilities: on the stack for classifiers up to AudioSet's size and
-  // beyond, so that scoring allocates nothing.
-  constexpr size_t kStack = 1024;
-  double stack[kStack];
-  std::vector<double> heap(num_classes > kStack ? num_classes : 0);
-  double* p = num_classes > kStack ? heap.data() : stack;
-  double sum_p_logit = 0;
-  for (size_t i = 0; i < num_classes; ++i) {
-    p[i] = std::exp(double(before[i]) - lse_before);
-    sum_p_logit += p[i] * double(before[i]);
-  }
-  const Baseline base{before, lse_before, p, sum_p_logit};
+  const Baseline base{before, lse_before};
   for (size_t r = 0; r < rows; ++r)
     out[r] = score_row(base, after + r * num_classes, num_classes, a, b);
+}
+
+double ideal_precision(const float* before, size_t num_classes, size_t a, size_t b) {
+  if (num_classes == 0 || a >= num_classes || b >= num_classes) return kNaN;
+  const double lse = log_sum_exp(before, num_classes);
+  if (std::isnan(lse)) return kNaN;
+  // q = p with p_a and p_b swapped: every other term of sum_i q_i log(q_i / p_i) is 0, and
+  // the two left give (p_b - p_a) log(p_b / p_a) + (p_a - p_b) log(p_a / p_b)
+  //                 = (p_a - p_b)(log p_a - log p_b) >= 0.
+  const double la = before[a] - lse, lb = before[b] - lse;
+  return -((std::exp(la) - std::exp(lb)) * (la - lb));
 }
 
 }  // namespace mg::metrics

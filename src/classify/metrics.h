@@ -4,7 +4,11 @@
 //   effect    = log(p_a/p_b)_before - log(p_a/p_b)_after                  (eq. 1 of the paper)
 //   original  = log(p_a,before / p_a,after)       desired = log(p_b,after / p_b,before)
 //               (original + desired == effect)
-//   precision = -KL(before || after) over all classes
+//   precision = -KL(after || before) = -sum_i q_i log(q_i / p_i), q = p_after, p = p_before,
+//               over all classes: the original code's kl_div(log p_before, log p_after,
+//               log_target=True), negated as the paper reports it
+//   ideal precision = the precision of an "after" that is the "before" with only p_a and p_b
+//               swapped (paper Fig. 4B) = -(p_a - p_b)(log p_a - log p_b)
 //   ndcg      = NDCG of the classifier's ranking of all classes, relevance 1 for a concept's
 //               relevant labels (the paper's Table 1)
 //
@@ -49,7 +53,7 @@ struct EffectScore {
   double effect = 0;     // original + desired
   double original = 0;   // log(p_a,before / p_a,after): > 0 when the original concept fell
   double desired = 0;    // log(p_b,after / p_b,before): > 0 when the desired concept rose
-  double precision = 0;  // -KL(before || after) <= 0; 0 when the distributions agree
+  double precision = 0;  // -KL(after || before) <= 0; 0 when the distributions agree
   Status status = Status::kOk;
 };
 
@@ -62,6 +66,10 @@ EffectScore effect_score(const float* before, const float* after, size_t num_cla
 // at `after`), computing the baseline's logsumexp once. out[r] is row r's score.
 void effect_scores(const float* before, const float* after, size_t rows, size_t num_classes,
                    size_t a, size_t b, EffectScore* out);
+
+// The ideal precision of a pair (a, b) on a baseline row: -KL(p' || p) with p' = p with
+// entries a and b swapped. 0 when a == b; NaN for a non-finite row or a bad index.
+double ideal_precision(const float* before, size_t num_classes, size_t a, size_t b);
 
 struct NdcgScore {
   double value = 0;  // in [0, 1]; 1 when every relevant class outranks every other

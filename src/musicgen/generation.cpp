@@ -81,7 +81,6 @@ GenerationResult generate(const LmDecoder& decoder, const Conditioning& cond,
 
   for (int64_t s = 0; s < steps; ++s) {
     at::Tensor col = grid.narrow(2, s, 1);
-    if (req.compat_row0_history) col = col.narrow(0, 0, 1).expand({B, K, 1});
     at::Tensor logits = decoder.forward(st, at::cat({col, col}, 0), layers, &hooks).squeeze(2);
     if (req.keep_step_logits) res.step_logits.select(2, s).copy_(logits);
     at::Tensor c = logits.narrow(0, 0, B), u = logits.narrow(0, B, B);

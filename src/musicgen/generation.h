@@ -29,9 +29,6 @@ struct GenerationRequest {
   std::vector<Intervention> interventions;
   std::vector<CaptureRequest> captures;
   bool keep_step_logits = false;
-  // Compatibility with the paper's code: every conditional row is fed row 0's
-  // token history (a pre-hook there overwrote the decoder input). Off by default.
-  bool compat_row0_history = false;  // keep raw logits [2B, K, steps, V] (tests, rescoring)
   std::function<void(int64_t step, int64_t steps)> on_step;
 };
 

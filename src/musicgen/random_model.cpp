@@ -1,7 +1,9 @@
 #include "musicgen/random_model.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "musicgen/errors.h"
@@ -12,7 +14,7 @@
 namespace mg {
 namespace fs = std::filesystem;
 
-MusicgenConfig named_shape(const std::string& name) {
+MusicgenConfig named_shape(const std::string& name, bool stereo) {
   MusicgenConfig c;
   // T5: the golden fixture's toy encoder for tiny, t5-base for the real sizes.
   auto& t = c.text;
@@ -41,6 +43,7 @@ MusicgenConfig named_shape(const std::string& name) {
   d.pad_token_id = d.bos_token_id = d.vocab_size;
   a.sampling_rate = 32000, a.upsampling_ratios = {8, 5, 4, 4}, a.codebook_size = d.vocab_size;
   a.num_lstm_layers = 2, a.num_residual_layers = 1, a.use_causal_conv = false;
+  if (stereo) d.audio_channels = 2, d.num_codebooks *= 2;  // the EnCodec stays mono
   return c;
 }
 
@@ -52,10 +55,11 @@ class Writer {
  public:
   Writer(uint64_t seed, at::ScalarType storage) : seed_(seed), storage_(storage) {}
 
-  void normal(const std::string& name, at::IntArrayRef shape, double mean, double std) {
+  at::Tensor normal(const std::string& name, at::IntArrayRef shape, double mean, double std) {
     at::Tensor t = at::empty(shape, at::kFloat);
     t.normal_(mean, std, gen(name));
     add(name, t);
+    return t;
   }
   void uniform(const std::string& name, at::IntArrayRef shape, double lo, double hi) {
     at::Tensor t = at::empty(shape, at::kFloat);
@@ -148,25 +152,35 @@ void write_decoder(Writer& w, const MusicgenConfig& c) {
   layer_norm(w, m + "layer_norm", H);
 }
 
-// The decoder half of EnCodec, numbered as HF's EncodecDecoder numbers its modules.
-void write_encodec(Writer& w, const EncodecConfig& a, int64_t num_codebooks) {
+// HF's EncodecLSTM (one in the encoder, one in the decoder): stacked nn.LSTM layers of width dim.
+void lstm(Writer& w, const std::string& p, const EncodecConfig& a, int64_t dim) {
+  for (int64_t l = 0; l < a.num_lstm_layers; ++l) {
+    const std::string n = std::to_string(l);
+    const double s = 1.0 / std::sqrt(static_cast<double>(dim));
+    w.uniform(p + "weight_ih_l" + n, {4 * dim, dim}, -s, s);
+    w.uniform(p + "weight_hh_l" + n, {4 * dim, dim}, -s, s);
+    w.uniform(p + "bias_ih_l" + n, {4 * dim}, -s, s);
+    w.uniform(p + "bias_hh_l" + n, {4 * dim}, -s, s);
+  }
+}
+
+// The decoder half of EnCodec, numbered as HF's EncodecDecoder numbers its modules,
+// and the codebooks with the buffers HF's EncodecEuclideanCodebook keeps (embed_avg,
+// cluster_size, inited: training state, consistent with a trained codebook).
+void write_encodec(Writer& w, const EncodecConfig& a, int64_t num_quantizers) {
   const std::string p = "audio_encoder.";
-  for (int64_t k = 0; k < num_codebooks; ++k)
-    w.normal(p + "quantizer.layers." + std::to_string(k) + ".codebook.embed",
-             {a.codebook_size, a.codebook_dim}, 0.0, 1.0);
+  for (int64_t k = 0; k < num_quantizers; ++k) {
+    const std::string q = p + "quantizer.layers." + std::to_string(k) + ".codebook.";
+    at::Tensor embed = w.normal(q + "embed", {a.codebook_size, a.codebook_dim}, 0.0, 1.0);
+    w.add(q + "embed_avg", embed);
+    w.add(q + "cluster_size", at::ones({a.codebook_size}, at::kFloat));
+    w.add(q + "inited", at::ones({1}, at::kFloat));
+  }
   int64_t dim = a.num_filters << a.upsampling_ratios.size();
   int64_t idx = 0;
   auto layer = [&](int64_t i) { return p + "decoder.layers." + std::to_string(i); };
   weight_norm_conv(w, layer(idx++) + ".conv", dim, a.hidden_size, a.kernel_size, dim);
-  const std::string lstm = layer(idx++) + ".lstm.";
-  for (int64_t l = 0; l < a.num_lstm_layers; ++l) {
-    const std::string n = std::to_string(l);
-    const double s = 1.0 / std::sqrt(static_cast<double>(dim));
-    w.uniform(lstm + "weight_ih_l" + n, {4 * dim, dim}, -s, s);
-    w.uniform(lstm + "weight_hh_l" + n, {4 * dim, dim}, -s, s);
-    w.uniform(lstm + "bias_ih_l" + n, {4 * dim}, -s, s);
-    w.uniform(lstm + "bias_hh_l" + n, {4 * dim}, -s, s);
-  }
+  lstm(w, layer(idx++) + ".lstm.", a, dim);
   for (int64_t r : a.upsampling_ratios) {
     ++idx;  // ELU
     // ConvTranspose1d weight is [in, out, k]: the weight-norm gain is per input channel.
@@ -184,22 +198,76 @@ void write_encodec(Writer& w, const EncodecConfig& a, int64_t num_codebooks) {
                    a.audio_channels);
 }
 
+// The encoder half (audio -> latent), numbered as HF's EncodecEncoder numbers its
+// modules. mgsweep never encodes audio: these exist so that transformers loads the
+// checkpoint without missing weights (tests/hf_diff/check_make_model.py).
+void write_encodec_encoder(Writer& w, const EncodecConfig& a) {
+  auto layer = [&](int64_t i) { return "audio_encoder.encoder.layers." + std::to_string(i); };
+  int64_t idx = 0;
+  int64_t dim = a.num_filters;
+  weight_norm_conv(w, layer(idx++) + ".conv", dim, a.audio_channels, a.kernel_size, dim);
+  for (auto r = a.upsampling_ratios.rbegin(); r != a.upsampling_ratios.rend(); ++r) {
+    for (int64_t j = 0; j < a.num_residual_layers; ++j) {
+      const std::string b = layer(idx++) + ".block.";
+      weight_norm_conv(w, b + "1.conv", dim / a.compress, dim, a.residual_kernel_size,
+                       dim / a.compress);
+      weight_norm_conv(w, b + "3.conv", dim, dim / a.compress, 1, dim);
+    }
+    ++idx;  // ELU
+    weight_norm_conv(w, layer(idx++) + ".conv", 2 * dim, dim, 2 * *r, 2 * dim);
+    dim *= 2;
+  }
+  lstm(w, layer(idx++) + ".lstm.", a, dim);
+  ++idx;  // ELU
+  weight_norm_conv(w, layer(idx) + ".conv", a.hidden_size, dim, a.last_kernel_size, a.hidden_size);
+}
+
+// transformers builds num_quantizers = 1000 * target_bandwidths[-1] // (frame_rate *
+// ceil(log2(codebook_size))) quantizer layers (transformers 5; 4.x divides by
+// frame_rate * 10 instead). Without the key it takes its default 24 kbps: 80 layers for
+// the tiny shape, 76 of them missing from the checkpoint. The middle of the bucket
+// that gives exactly `num_quantizers` keeps float rounding away from its edges.
+double target_bandwidth(const EncodecConfig& a, int64_t num_quantizers) {
+  const double frame_rate =
+      std::ceil(static_cast<double>(a.sampling_rate) / static_cast<double>(a.hop_length()));
+  const double bits = std::ceil(std::log2(static_cast<double>(a.codebook_size)));
+  return (static_cast<double>(num_quantizers) + 0.5) * frame_rate * bits / 1000.0;
+}
+
+void write_json(const fs::path& path, const nlohmann::json& j) {
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) throw InputError(path.parent_path().string(), path.filename().string(), "cannot write");
+}
+
 }  // namespace
 
 void write_random_model(const MusicgenConfig& cfg, uint64_t seed, const std::string& dir,
                         at::ScalarType storage) {
   fs::create_directories(dir);
-  {
-    std::ofstream out(fs::path(dir) / "config.json");
-    out << cfg.to_json_text() << "\n";
-    if (!out) throw InputError(dir, "config.json", "cannot write");
-  }
+  // EnCodec is mono: a stereo decoder's codebooks are two interleaved sets of Q.
+  const int64_t num_quantizers = cfg.decoder.num_codebooks / cfg.decoder.audio_channels;
+  nlohmann::json config = nlohmann::json::parse(cfg.to_json_text());
+  config["audio_encoder"]["target_bandwidths"] = {target_bandwidth(cfg.audio, num_quantizers)};
+  config["audio_encoder"]["chunk_length_s"] = nullptr;  // one chunk, as MusicGen decodes
+  config["audio_encoder"]["overlap"] = nullptr;
+  write_json(fs::path(dir) / "config.json", config);
+  // As transformers' convert_musicgen_transformers.py writes it: generate() needs the
+  // special id as decoder start and pad (the delay pattern); mgsweep reads none of it.
+  write_json(fs::path(dir) / "generation_config.json",
+             {{"bos_token_id", cfg.decoder.bos_token_id},
+              {"decoder_start_token_id", cfg.decoder.pad_token_id},
+              {"pad_token_id", cfg.decoder.pad_token_id},
+              {"do_sample", true},
+              {"guidance_scale", 3.0},
+              {"max_length", 1500}});
   write_synthetic_t5_tokenizer_json((fs::path(dir) / "tokenizer.json").string(),
                                     cfg.text.vocab_size);
   Writer w(seed, storage);
   write_t5(w, cfg.text);
   write_decoder(w, cfg);
-  write_encodec(w, cfg.audio, cfg.decoder.num_codebooks);
+  write_encodec(w, cfg.audio, num_quantizers);
+  write_encodec_encoder(w, cfg.audio);
   w.save((fs::path(dir) / "model.safetensors").string());
 }
 

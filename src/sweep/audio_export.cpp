@@ -10,7 +10,7 @@
 #include "musicgen/errors.h"
 #include "musicgen/musicgen.h"
 #include "musicgen/wav.h"
-#include "sweep/rescore.h"
+#include "sweep/store_job.h"
 #include "sweep/store.h"
 
 namespace mg::sweep {

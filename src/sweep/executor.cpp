@@ -29,7 +29,6 @@ BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
   mg::GenerationRequest req;
   req.frames = plan_.frames;
   req.sampling = {g.greedy, g.top_k, g.temperature, g.guidance, g.seed};
-  req.compat_row0_history = spec.interventions.compat_row0_history;
 
   if (b.stage == StageKind::Baseline || b.stage == StageKind::Lens) {
     std::vector<std::string> prompts(plan_.prompts[b.concept_id].begin() + b.prompt0,
@@ -73,8 +72,6 @@ BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
       const Target& t = plan_.targets[b.target0 + r];
       mg::Intervention iv;
       iv.site = t.site;
-      // The paper's code registered its hooks on the last layer only.
-      if (spec.interventions.compat_last_layer_only) iv.site.layer = plan_.L - 1;
       iv.op = op;
       iv.row = r;
       iv.both_halves = spec.interventions.both_halves;
@@ -85,7 +82,11 @@ BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
         iv.desired = means.at({bb, t.mean_index});
       if (op == InterventionOp::Adjust) iv.original = means.at({a, t.mean_index});
       req.interventions.push_back(std::move(iv));
-      req.row_keys.push_back(mg::row_key_of(prompt));
+      // Independent noise: a key of the whole item, so no two items share their dice.
+      req.row_keys.push_back(mg::row_key_of(spec.generation.shared_noise
+                                                ? prompt
+                                                : prompt + "\x1f" + mg::op_name(op) + "\x1f" +
+                                                      std::to_string(b.pair) + "\x1f" + t.name()));
       req.prompt_of_row.push_back(0);
     }
     finish(model_.generate(model_.encode({prompt}), req), &out);

@@ -192,7 +192,8 @@ StoreLayout Plan::layout() const {
     add("/interventions/effect", ElemType::F64, ax, nan, "log-odds effect (eq. 1)");
     add("/interventions/effect_original", ElemType::F64, ax, nan, "log(p_a,before / p_a,after)");
     add("/interventions/effect_desired", ElemType::F64, ax, nan, "log(p_b,after / p_b,before)");
-    add("/interventions/precision", ElemType::F64, ax, nan, "-KL(before || after)");
+    add("/interventions/precision", ElemType::F64, ax, nan, kPrecisionDoc);
+    add("/interventions/ideal_precision", ElemType::F64, {nq, p}, nan, kIdealPrecisionDoc);
     add("/interventions/status", ElemType::U8, ax, 0, "metrics status (0 ok)");
     add("/interventions/logits", ElemType::F32, with({n}), nan, "");
     add("/interventions/codes", ElemType::I16, with({k, t}), 0, "");
@@ -224,7 +225,7 @@ StoreLayout Plan::layout() const {
   add("/meta/stage_items", ElemType::I64, {3}, 0, "items computed per stage by this store's runs");
   l.attributes["spec_toml"] = spec.to_toml();
   l.attributes["spec_hash"] = spec.result_hash();
-  l.attributes["schema"] = "mgsweep.store/1";
+  l.attributes["schema"] = kStoreSchema;
   return l;
 }
 

@@ -23,6 +23,17 @@
 
 namespace mg::sweep {
 
+// The store schema this mgsweep writes (root attribute "schema"). History:
+//   mgsweep.store/1  /interventions/precision = -KL(before || after)
+//   mgsweep.store/2  /interventions/precision = -KL(after || before) (the original code's
+//                    direction), /interventions/ideal_precision [nQ, P] added
+// `mgsweep migrate` brings an older store up to date (sweep/migrate.h).
+inline constexpr const char* kStoreSchema = "mgsweep.store/2";
+inline constexpr const char* kPrecisionDoc =
+    "-KL(after || before) = -sum_i q_i log(q_i / p_i), q = p_after, p = p_before";
+inline constexpr const char* kIdealPrecisionDoc =
+    "[pair, prompt] the precision if only p_a and p_b swapped: -(p_a - p_b) log(p_a / p_b)";
+
 enum class StageKind : uint8_t { Baseline = 0, Lens = 1, Interventions = 2 };
 const char* stage_name(StageKind s);
 

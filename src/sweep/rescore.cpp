@@ -1,24 +1,18 @@
 #include "sweep/rescore.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <limits>
-#include <map>
-#include <system_error>
 
-#include "classify/demo_classifier.h"
 #include "classify/metrics.h"
-#include "classify/torchscript_classifier.h"
 #include "musicgen/errors.h"
-#include "sweep/h5.h"
-#include "sweep/h5_types.h"
+#include "sweep/job_classifier.h"
+#include "sweep/migrate.h"
+#include "sweep/store_edit.h"
+#include "sweep/store_job.h"
 
 namespace mg::sweep {
 namespace fs = std::filesystem;
@@ -26,198 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string shape_text(const std::vector<uint64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
-// One element of type t holding `v` (native byte order), for the fill value.
-std::vector<uint8_t> element_of(ElemType t, double v) {
-  std::vector<uint8_t> b(elem_size(t));
-  auto put = [&](auto x) { std::memcpy(b.data(), &x, sizeof x); };
-  switch (t) {
-    case ElemType::F32:
-      put(static_cast<float>(v));
-      break;
-    case ElemType::F64:
-      put(v);
-      break;
-    case ElemType::I64:
-      put(static_cast<int64_t>(v));
-      break;
-    case ElemType::I32:
-      put(static_cast<int32_t>(v));
-      break;
-    case ElemType::I16:
-      put(static_cast<int16_t>(v));
-      break;
-    case ElemType::U8:
-      put(static_cast<uint8_t>(v));
-      break;
-  }
-  return b;
-}
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), path + ": cannot open");
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  // Some file systems cannot fsync a directory; the rename itself is done by then.
-  if (rc != 0 && !(directory && (err == EINVAL || err == ENOTSUP)))
-    throw std::system_error(err, std::generic_category(), path + ": fsync failed");
-}
-
-// The store's copy, opened with the HDF5 C API to add the new datasets. Objects are made
-// the way Store::create makes them, so the file stays a store (Store::open checks that every
-// dataset is contiguous and allocated; HDF5 then never changes metadata on a write).
-class OutFile {
- public:
-  explicit OutFile(const std::string& path) : path_(path) {
-    h5::Quiet quiet;
-    h5::Id fapl = h5::store_fapl();
-    file_ = h5::file(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl));
-    if (!file_.valid()) fail("cannot open it for writing");
-  }
-
-  // Whether the absolute path `p` names an object (every prefix is checked, as H5Lexists
-  // requires).
-  bool exists(const std::string& p) const {
-    h5::Quiet quiet;
-    for (size_t slash = p.find('/', 1);; slash = p.find('/', slash + 1)) {
-      const std::string prefix = p.substr(0, slash);
-      if (H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
-      if (slash == std::string::npos) return true;
-    }
-  }
-
-  void remove(const std::string& p) {
-    h5::Quiet quiet;
-    if (H5Ldelete(file_, p.c_str(), H5P_DEFAULT) < 0) fail("cannot unlink " + p);
-  }
-
-  // Makes `p` and its parents as groups where missing.
-  void group(const std::string& p) {
-    h5::Quiet quiet;
-    h5::Id gcpl = h5::plist(H5Pcreate(H5P_GROUP_CREATE));
-    H5Pset_obj_track_times(gcpl, false);
-    for (size_t slash = p.find('/', 1);; slash = p.find('/', slash + 1)) {
-      const std::string g = p.substr(0, slash);
-      if (!exists(g)) {
-        h5::Id id = h5::group(H5Gcreate2(file_, g.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT));
-        if (!id.valid()) fail("cannot create group " + g);
-      }
-      if (slash == std::string::npos) return;
-    }
-  }
-
-  void dataset(const std::string& p, ElemType t, const std::vector<uint64_t>& shape, double fill,
-               const std::string& doc) {
-    group(p.substr(0, p.rfind('/')));
-    h5::Quiet quiet;
-    const std::vector<hsize_t> dims(shape.begin(), shape.end());
-    h5::Id space =
-        h5::dataspace(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-    h5::Id dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
-    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
-    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-    H5Pset_obj_track_times(dcpl, false);
-    const std::vector<uint8_t> f = element_of(t, fill);
-    H5Pset_fill_value(dcpl, mem_type(t), f.data());
-    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
-    h5::Id ds = h5::dataset(
-        H5Dcreate2(file_, p.c_str(), file_type(t), space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-    if (!ds.valid()) fail("cannot create dataset " + p);
-    if (!doc.empty()) attribute(ds, "doc", doc);
-    datasets_[p] = {std::move(ds), t, shape};
-  }
-
-  // Writes the hyperslab [offset, offset + count) of a dataset made by dataset().
-  void write(const std::string& p, const std::vector<uint64_t>& offset,
-             const std::vector<uint64_t>& count, const void* data) {
-    h5::Quiet quiet;
-    const Made& d = datasets_.at(p);
-    const std::vector<hsize_t> off(offset.begin(), offset.end()), cnt(count.begin(), count.end());
-    h5::Id fspace = h5::dataspace(H5Dget_space(d.id));
-    h5::Id mspace =
-        h5::dataspace(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr));
-    if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr) < 0 ||
-        H5Dwrite(d.id, mem_type(d.type), mspace, fspace, H5P_DEFAULT, data) < 0)
-      fail("cannot write " + p);
-  }
-
-  void write_all(const std::string& p, const void* data) {
-    const Made& d = datasets_.at(p);
-    write(p, std::vector<uint64_t>(d.shape.size(), 0), d.shape, data);
-  }
-
-  void attribute(const std::string& obj, const std::string& name, const std::string& value) {
-    h5::Quiet quiet;
-    h5::Id o = h5::object(H5Oopen(file_, obj.c_str(), H5P_DEFAULT));
-    if (!o.valid()) fail("cannot open " + obj);
-    attribute(o, name, value);
-  }
-
-  // Flushes, closes and fsyncs the file.
-  void close_and_sync() {
-    h5::Quiet quiet;
-    datasets_.clear();
-    if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) fail("H5Fflush failed");
-    if (!file_.close()) fail("H5Fclose failed");
-    fsync_path(path_, false);
-  }
-
- private:
-  struct Made {
-    h5::Id id;
-    ElemType type = ElemType::F32;
-    std::vector<uint64_t> shape;
-  };
-
-  void attribute(hid_t obj, const std::string& name, const std::string& value) {
-    h5::Id type = h5::datatype(H5Tcopy(H5T_C_S1));
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    h5::Id space = h5::dataspace(H5Screate(H5S_SCALAR));
-    if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-    h5::Id attr =
-        h5::attribute(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT));
-    const char* p = value.c_str();
-    if (!attr.valid() || H5Awrite(attr, type, &p) < 0) fail("cannot write attribute " + name);
-  }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    const std::string err = h5::last_error();
-    throw std::runtime_error(path_ + ": " + what + (err.empty() ? "" : " (" + err + ")"));
-  }
-
-  std::string path_;
-  h5::Id file_;
-  std::map<std::string, Made> datasets_;
-};
-
-// The job's labels unless `labels_csv` is given (as the run's runner.cpp makes them).
-std::unique_ptr<mg::Classifier> make_classifier(const std::string& which, const JobSpec& spec,
-                                                const std::string& labels_csv, at::Device device) {
-  const std::string csv = labels_csv.empty() ? spec.labels_path : labels_csv;
-  if (which == "demo") {
-    mg::DemoOptions o;
-    o.device = device;
-    mg::Labels labels =
-        csv.empty() ? mg::Labels::numbered(spec.num_labels) : mg::Labels::load_csv(csv);
-    return std::make_unique<mg::DemoClassifier>(labels, o);
-  }
-  if (!fs::is_regular_file(which))
-    throw InputError(which, "--classifier", "no such file",
-                     "give a TorchScript classifier (tools/export_passt.py) or 'demo'");
-  mg::TorchScriptOptions o;
-  o.device = device;
-  o.labels_csv = csv;
-  return std::make_unique<mg::TorchScriptClassifier>(which, o);
-}
 
 // Every class index the scores read must exist in the new classifier's output.
 void check_classes(const JobSpec& spec, const mg::Classifier& cls, const std::string& which) {
@@ -276,69 +78,6 @@ std::vector<std::vector<int64_t>> stage_groups(const Plan& plan, StageKind kind,
 
 // ---------------------------------------------------------------------------------------
 
-std::vector<uint64_t> unravel(int64_t flat, const std::vector<uint64_t>& shape) {
-  std::vector<uint64_t> idx(shape.size());
-  uint64_t f = static_cast<uint64_t>(flat);
-  for (size_t i = shape.size(); i-- > 0;) {
-    idx[i] = shape[i] ? f % shape[i] : 0;
-    f = shape[i] ? f / shape[i] : 0;
-  }
-  return idx;
-}
-
-at::Device resolve_device(const std::string& want) {
-  if (want.empty() || want == "auto") return at::hasCUDA() ? at::Device(at::kCUDA) : at::kCPU;
-  return mg::parse_device(want);
-}
-
-std::unique_ptr<StoreJob> load_store_job(const Store& store, const std::string& model_override) {
-  auto job = std::make_unique<StoreJob>();
-  job->spec = load_job_text(store.attribute("spec_toml"), store.path() + ":spec_toml");
-  if (!model_override.empty()) job->spec.model = model_override;
-  const fs::path cfg = fs::path(job->spec.model) / "config.json";
-  if (!fs::is_regular_file(cfg))
-    throw InputError(store.path(), "spec_toml: model",
-                     "the job's model folder '" + job->spec.model + "' has no config.json here",
-                     "pass --model DIR with the model the run used");
-  job->model_config = mg::MusicgenConfig::from_file(cfg.string());
-  validate_against_model(job->spec, job->model_config);
-  job->plan = std::make_unique<Plan>(job->spec, job->model_config);
-  for (const DatasetSpec& d : job->plan->layout().datasets) {
-    if (!store.has_dataset(d.path)) continue;
-    const auto have = store.shape(d.path);
-    if (have != d.shape)
-      throw InputError(store.path(), d.path,
-                       "has shape " + shape_text(have) + ", but the job with the model at " +
-                           job->spec.model + " makes " + shape_text(d.shape),
-                       "pass --model DIR with the model the run used");
-  }
-  return job;
-}
-
-at::Tensor decode_items(const Store& store, const std::string& codes_dataset,
-                        const std::vector<int64_t>& items, const mg::MusicGen& model) {
-  const std::vector<uint64_t> shape = store.shape(codes_dataset);
-  if (shape.size() < 2 || store.type(codes_dataset) != ElemType::I16)
-    throw InputError(store.path(), codes_dataset, "is not an int16 [..., K, T] codes dataset");
-  const std::vector<uint64_t> axes(shape.begin(), shape.end() - 2);
-  const uint64_t K = shape[shape.size() - 2], T = shape.back();
-  const int64_t n = static_cast<int64_t>(items.size());
-  std::vector<int16_t> codes(static_cast<size_t>(n) * K * T);
-  Store::Index count(axes.size(), 1);
-  count.push_back(K);
-  count.push_back(T);
-  for (int64_t i = 0; i < n; ++i) {
-    Store::Index off = unravel(items[i], axes);
-    off.push_back(0);
-    off.push_back(0);
-    store.read(codes_dataset, off, count, codes.data() + i * K * T, K * T * sizeof(int16_t));
-  }
-  const at::Tensor t =
-      at::from_blob(codes.data(), {n, static_cast<int64_t>(K), static_cast<int64_t>(T)}, at::kShort)
-          .to(at::kLong);
-  return model.decode_audio(t);
-}
-
 RescoreResult rescore(const RescoreOptions& o) {
   const auto t_start = Clock::now();
   RescoreResult res;
@@ -352,6 +91,8 @@ RescoreResult rescore(const RescoreOptions& o) {
 
   // The writer's lock, held to the end: no run writes the store while we copy and replace it.
   std::unique_ptr<Store> store = Store::open(o.store);
+  // New scores beside old ones of another definition would mix two meanings in one file.
+  require_current_schema(*store, "rescore");
   const std::string group = "/rescore/" + res.name;
   bool exists = false;
   for (const std::string& d : store->datasets()) exists = exists || d.rfind(group + "/", 0) == 0;
@@ -364,8 +105,9 @@ RescoreResult rescore(const RescoreOptions& o) {
   const JobSpec& spec = job->spec;
   const at::Device device = resolve_device(o.device.empty() ? spec.generation.device : o.device);
   std::unique_ptr<mg::Classifier> classifier =
-      make_classifier(o.classifier, spec, o.labels, device);
+      make_job_classifier(o.classifier, spec, job->model_config, o.labels, device);
   check_classes(spec, *classifier, o.classifier);
+  check_clip_length(spec, job->model_config, *classifier, o.classifier);
   const int64_t N = classifier->num_classes();
   res.classifier = classifier->name();
   res.num_classes = N;
@@ -393,12 +135,7 @@ RescoreResult rescore(const RescoreOptions& o) {
     return classifier->classify(audio, model.sample_rate()).to(at::kFloat).contiguous();
   };
 
-  const std::string tmp = o.store + ".rescore.tmp";
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  try {
-    fs::copy_file(o.store, tmp, fs::copy_options::overwrite_existing);
-    OutFile out(tmp);
+  edit_store_copy(o.store, ".rescore.tmp", [&](StoreEdit& out) {
     if (out.exists(group)) {
       if (!o.force)
         throw InputError(o.store, group, "exists already",
@@ -494,9 +231,12 @@ RescoreResult rescore(const RescoreOptions& o) {
       out.dataset(d + "effect", ElemType::F64, axes, nan, "log-odds effect (eq. 1)");
       out.dataset(d + "effect_original", ElemType::F64, axes, nan, "log(p_a,before / p_a,after)");
       out.dataset(d + "effect_desired", ElemType::F64, axes, nan, "log(p_b,after / p_b,before)");
-      out.dataset(d + "precision", ElemType::F64, axes, nan, "-KL(before || after)");
+      out.dataset(d + "precision", ElemType::F64, axes, nan, kPrecisionDoc);
       out.dataset(d + "status", ElemType::U8, axes, 0, "metrics status (0 ok)");
       const uint64_t nQ = axes[1], J = axes[3];
+      out.dataset(d + "ideal_precision", ElemType::F64, {nQ, P}, nan, kIdealPrecisionDoc);
+      const std::vector<double> ideal = ideal_precisions(spec, pairs, base_logits, P, uN);
+      out.write_all(d + "ideal_precision", ideal.data());
       for (const auto& g : groups) {
         const at::Tensor logits = score("/interventions/codes", g);
         const float* l = logits.data_ptr<float>();
@@ -536,17 +276,7 @@ RescoreResult rescore(const RescoreOptions& o) {
     out.attribute(group, "items_baseline", std::to_string(res.items[0]));
     out.attribute(group, "items_lens", std::to_string(res.items[1]));
     out.attribute(group, "items_interventions", std::to_string(res.items[2]));
-    out.close_and_sync();
-
-    if (::rename(tmp.c_str(), o.store.c_str()) != 0)
-      throw std::system_error(errno, std::generic_category(),
-                              o.store + ": cannot rename " + tmp + " over it");
-  } catch (...) {
-    fs::remove(tmp, ec);
-    throw;
-  }
-  const fs::path dir = fs::path(o.store).parent_path();
-  fsync_path(dir.empty() ? "." : dir.string(), true);
+  });
   store.reset();  // releases the lock (nothing pending: open() checkpointed the journal)
   res.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
   return res;

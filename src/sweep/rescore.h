@@ -12,7 +12,8 @@
 //        baseline/logits [C,P,N'] f32     baseline/ndcg [C,P] f64
 //        lens/logits [C,P,nK,N'] f32      lens/ndcg [C,P,nK] f64                   (lens jobs)
 //        interventions/{logits [nT,nQ,P,J,N'] f32, effect, effect_original,
-//                       effect_desired, precision [nT,nQ,P,J] f64, status u8}  (intervention jobs)
+//                       effect_desired, precision [nT,nQ,P,J] f64, status u8,
+//                       ideal_precision [nQ,P] f64}                         (intervention jobs)
 //      N' = the new classifier's classes; NaN (status 0) where the item is not done. The
 //      datasets are made as the store makes its own (contiguous, allocated at creation, fill
 //      value, no time stamps), so the result is still a store that `mgsweep run` resumes and
@@ -38,18 +39,8 @@
 // space in the file (h5repack reclaims it).
 #pragma once
 
-#include <ATen/ATen.h>
-
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <vector>
-
-#include "musicgen/config.h"
-#include "musicgen/musicgen.h"
-#include "sweep/plan.h"
-#include "sweep/spec.h"
-#include "sweep/store.h"
 
 namespace mg::sweep {
 
@@ -74,38 +65,9 @@ struct RescoreResult {
   double seconds = 0;
 };
 
-// Throws mg::InputError for a locked store, an existing NAME without force, a classifier with
-// too few classes for the job's labels, a model that does not match the store, bad options.
+// Throws mg::InputError for a locked store, a store of an older schema (migrate it first), an
+// existing NAME without force, a classifier with too few classes for the job's labels, a model that
+// does not match the store, bad options.
 RescoreResult rescore(const RescoreOptions& options);
-
-// --- Shared with `mgsweep export-audio` (audio_export.h) -----------------------------------
-
-// The job a store was made from, with its model's config and plan. Not movable: the plan
-// refers to the spec.
-struct StoreJob {
-  JobSpec spec;
-  mg::MusicgenConfig model_config;
-  std::unique_ptr<Plan> plan;
-
-  StoreJob() = default;
-  StoreJob(const StoreJob&) = delete;
-  StoreJob& operator=(const StoreJob&) = delete;
-};
-
-// Loads the spec from the store's spec_toml (model_override replaces spec.model when not
-// empty), validates it against the model's config.json and checks every dataset of the plan
-// that the store holds has the plan's shape. InputError naming the store and what differs.
-std::unique_ptr<StoreJob> load_store_job(const Store& store, const std::string& model_override);
-
-// "auto" (a GPU when one is visible), "cpu", "cuda", "cuda:N".
-at::Device resolve_device(const std::string& want);
-
-// Row-major index -> coordinates within `shape`.
-std::vector<uint64_t> unravel(int64_t flat, const std::vector<uint64_t>& shape);
-
-// Reads the codes of `items` (flat indices into the leading axes `axes` of `codes_dataset`,
-// whose last two axes are [K, T]) and decodes them: audio [n, channels, samples] float32 CPU.
-at::Tensor decode_items(const Store& store, const std::string& codes_dataset,
-                        const std::vector<int64_t>& items, const mg::MusicGen& model);
 
 }  // namespace mg::sweep

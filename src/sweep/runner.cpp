@@ -12,12 +12,12 @@
 #include <memory>
 #include <thread>
 
-#include "classify/demo_classifier.h"
-#include "classify/torchscript_classifier.h"
 #include "musicgen/errors.h"
 #include "musicgen/musicgen.h"
 #include "sweep/coordinator.h"
 #include "sweep/executor.h"
+#include "sweep/job_classifier.h"
+#include "sweep/migrate.h"
 #include "sweep/plan.h"
 #include "sweep/transport.h"
 
@@ -35,29 +35,22 @@ at::Device pick_device(const std::string& want, int local_rank) {
   return at::Device(at::kCUDA, static_cast<at::DeviceIndex>(local_rank % n));
 }
 
-std::unique_ptr<mg::Classifier> make_classifier(const JobSpec& spec, at::Device device) {
-  if (spec.classifier.kind == "torchscript") {
-    mg::TorchScriptOptions o;
-    o.device = device;
-    o.labels_csv = spec.labels_path;
-    return std::make_unique<mg::TorchScriptClassifier>(spec.classifier.path, o);
-  }
-  mg::DemoOptions o;
-  o.device = device;
-  mg::Labels labels = spec.labels_path.empty() ? mg::Labels::numbered(spec.num_labels)
-                                               : mg::Labels::load_csv(spec.labels_path);
-  return std::make_unique<mg::DemoClassifier>(labels, o);
-}
-
-// The loop every worker runs: ask, compute, answer with the result.
-void worker_loop(WorkerLink& link, const Plan& plan, Executor& exec) {
+// The loop every worker runs: ask, compute, answer with the result. On the coordinator's
+// stop it logs what it computed: the one record of how work spread over the ranks (the
+// ranks test checks that every rank had some; a rank that never gets any is wasted money).
+void worker_loop(WorkerLink& link, const Plan& plan, Executor& exec, int rank) {
   MeansCache means;
   std::vector<uint8_t> result;  // empty: nothing to report yet
+  int64_t batches = 0, items = 0;
   for (;;) {
     link.send(Tag::Request, std::move(result));
     result.clear();
     Message m = link.receive();
-    if (m.tag == Tag::Stop) return;
+    if (m.tag == Tag::Stop) {
+      std::fprintf(stderr, "run: rank %d computed %lld batches, %lld items\n", rank,
+                   static_cast<long long>(batches), static_cast<long long>(items));
+      return;
+    }
     if (m.tag == Tag::Wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
@@ -71,6 +64,8 @@ void worker_loop(WorkerLink& link, const Plan& plan, Executor& exec) {
     BatchResult r = exec.run(plan.batches[t.batch], means);
     r.batch = t.batch;
     result = encode_result(r);
+    ++batches;
+    items += plan.batches[t.batch].count;
   }
 }
 
@@ -103,6 +98,7 @@ std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
     return Store::create(spec.store, layout);
   }
   auto store = Store::open(spec.store);
+  require_current_schema(*store, "resume");
   if (!store->has_attribute("spec_hash") || store->attribute("spec_hash") != spec.result_hash()) {
     std::string diff;
     if (store->has_attribute("spec_toml")) {
@@ -161,14 +157,17 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
     const at::Device dev = pick_device(spec.generation.device, mpi.local_rank());
     model = std::make_unique<mg::MusicGen>(
         spec.model, mg::RunOptions{dev, mg::parse_dtype(spec.generation.dtype)});
-    classifier = make_classifier(spec, dev);
+    classifier = make_job_classifier(
+        spec.classifier.kind == "demo" ? std::string("demo") : spec.classifier.path, spec,
+        model_cfg, "", dev);
+    check_clip_length(spec, model_cfg, *classifier, spec.source);
     exec = std::make_unique<ModelExecutor>(plan, *model, *classifier);
   }
 
   install_stop_handlers(/*coordinator=*/mpi.rank() == 0);
   if (mpi.rank() != 0) {
     WorkerLink link(nullptr);
-    worker_loop(link, plan, *exec);
+    worker_loop(link, plan, *exec, mpi.rank());
     return 0;
   }
   const std::string device_name = args.null_workers
@@ -183,7 +182,7 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
   std::thread local([&] {
     try {
       WorkerLink wl(&pipe);
-      worker_loop(wl, plan, *exec);
+      worker_loop(wl, plan, *exec, 0);
     } catch (...) {
       worker_error = std::current_exception();
       g_stop_requested.store(true);

@@ -14,15 +14,16 @@
 //
 // The keys (defaults: the member initializers below; jobs/ and configs/ show them in use):
 //   name, model, store, batch_size, checkpoint_seconds, concepts = [names], labels, num_labels
-//   [classifier]    kind = "demo" | "torchscript", path
+//   [classifier]    kind = "demo" | "torchscript", path,
+//                   fit_length = "exact" | "pad" | "crop" | "pad_or_crop"
 //   [generation]    duration (s) | frames, top_k, temperature, guidance, seed, greedy, dtype,
-//                   device
+//                   device, shared_noise
 //   [prompts]       template, slot_order, per_concept, [prompts.vocab] SLOT = [values]
 //   [concept.NAME]  slot, value, label, relevant, outside_vocab
 //   [baseline]      enabled, means = "per_step" | "frame_avg", self_similarity
 //   [lens]          enabled, layers = "all" | [k, ...]
 //   [interventions] enabled, techniques, scale_factor, pairs, components, heads, layers,
-//                   windows, both_halves, compat_row0_history, compat_last_layer_only
+//                   windows, both_halves
 //   [extremes]      enabled, top_k
 //   [slurm]         partition, nodes, gpus_per_node, cpus_per_task, mem, time, account,
 //                   signal_seconds, extra_sbatch (read by `mgsweep submit`)
@@ -35,7 +36,7 @@
 #include <vector>
 
 #include "musicgen/config.h"
-#include "musicgen/hooks.h"
+#include "musicgen/hook_site.h"
 
 namespace mg::sweep {
 
@@ -56,6 +57,10 @@ struct GenerationSpec {
   double temperature = 1.0;
   double guidance = 3.0;
   uint64_t seed = 0;
+  // An intervened generation draws the same sampling noise as its baseline (common random
+  // numbers: the effect is the intervention's, not the dice's). false: its own noise, keyed by
+  // the item, as when the paper's code drew every batch from torch's global generator.
+  bool shared_noise = true;
   std::string dtype = "float32";  // float32 | float16 | bfloat16
   std::string device = "auto";    // auto | cpu | cuda
 };
@@ -63,6 +68,10 @@ struct GenerationSpec {
 struct ClassifierSpec {
   std::string kind;  // "demo" | "torchscript"
   std::string path;  // the TorchScript file (torchscript only)
+  // What to do when the classifier's input length differs from the generated clip's:
+  // "exact" refuses the job (the paper's code gave PaSST the clip as it was), "pad" allows
+  // zero-padding shorter clips, "crop" cropping longer ones, "pad_or_crop" both.
+  std::string fit_length = "exact";
 };
 
 struct BaselineStage {
@@ -89,8 +98,6 @@ struct InterventionStage {
   std::vector<int64_t> layers;          // layer indices i of layers.{i}.*, from 0
   std::vector<mg::StepWindow> windows;  // default: one window, the whole generation
   bool both_halves = false;             // also intervene on the unconditional CFG row
-  bool compat_row0_history = false;     // original code: every row follows row 0's tokens
-  bool compat_last_layer_only = false;  // original code: hooks only on the last layer
 };
 
 struct ExtremesStage {

@@ -232,7 +232,9 @@ TEST(Spec, CanonicalAndHash) {
   // changes it; update it here and say so.
   JobSpec checked = a;
   validate_against_model(checked, named_shape("tiny"));
-  EXPECT_EQ(checked.result_hash(), "4d3e7e66041b00c6");
+  // Changed with store schema 2 (compat_* removed; classifier.fit_length and
+  // generation.shared_noise added).
+  EXPECT_EQ(checked.result_hash(), "0a7d523c1ee9b7ae");
   EXPECT_CONTAINS(checked.canonical(), "\nlens.layers = [1, 2, 3, 4]\n");
   EXPECT_CONTAINS(a.canonical(), "generation.seed = 1\n");
   EXPECT_EQ(a.canonical().find("batch_size"), std::string::npos);
@@ -449,6 +451,25 @@ TEST(SpecErrors, Misc) {
   EXPECT_EQ(byname.concepts[2].relevant, (std::vector<int64_t>{219, 221}));
   EXPECT_CONTAINS(err("bad_name", "[concept.rock]\nlabel = \"Rock musik\"\n"),
                   "unknown class label `Rock musik`");
+  EXPECT_CONTAINS(err("bad_fit", "[classifier]\nfit_length = \"stretch\"\n"),
+                  "line 3: classifier.fit_length: unknown value 'stretch'");
+  // The removed compatibility switches: true is refused, false (as old stores' specs hold
+  // them) is read and ignored.
+  EXPECT_CONTAINS(err("compat", "[interventions]\ncompat_row0_history = true\n"),
+                  "line 3: interventions.compat_row0_history: was removed");
+  EXPECT_CONTAINS(err("compat2", "[interventions]\ncompat_last_layer_only = true\n"),
+                  "interventions.compat_last_layer_only: was removed");
+  EXPECT_EQ(demo_with("compat_off", "[interventions]\ncompat_row0_history = false\n").result_hash(),
+            load_job(kRoot + "/jobs/demo.toml").result_hash());
+}
+
+TEST(Spec, FitLengthIsAResultAndRoundTrips) {
+  const JobSpec a = load_job(kRoot + "/jobs/demo.toml");
+  EXPECT_EQ(a.classifier.fit_length, "exact");
+  const JobSpec b = demo_with("fit_pad", "[classifier]\nfit_length = \"pad\"\n");
+  EXPECT_EQ(b.classifier.fit_length, "pad");
+  EXPECT_NE(a.result_hash(), b.result_hash());
+  EXPECT_EQ(load_job_text(b.to_toml(), "store").classifier.fit_length, "pad");
 }
 
 }  // namespace

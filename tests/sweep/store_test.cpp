@@ -1,23 +1,21 @@
 // Tests of the crash-safe HDF5 store (src/sweep/store.h) and its journal: round trips,
-// resume, torn journals, foreign journals, corrupt files, the single-writer lock, the claim
-// that HDF5 metadata never changes after creation, and reading with h5py.
+// bad arguments, creation over existing paths, resume, a missing journal and random overlapping
+// writes. Torn, stale and foreign journals, corrupt files and the single-writer lock are in
+// store_recovery_test.cpp; HDF5 metadata and reading with h5py in store_hdf5_test.cpp.
 #include "sweep/store.h"
 
 #include <gtest/gtest.h>
-#include <hdf5.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
-#include <cstring>
+#include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "musicgen/errors.h"
+#include "store_test_util.h"
 #include "sweep/journal.h"
 
 namespace fs = std::filesystem;
@@ -26,57 +24,11 @@ using mg::sweep::DatasetSpec;
 using mg::sweep::ElemType;
 using mg::sweep::Store;
 using mg::sweep::StoreLayout;
-
-namespace {
-
-std::string scratch_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(MGSWEEP_TEST_SCRATCH) / "store" /
-                 (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::vector<uint8_t> slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
-                              std::istreambuf_iterator<char>());
-}
-
-void spit(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <class T>
-std::vector<uint8_t> as_bytes(const std::vector<T>& v) {
-  std::vector<uint8_t> b(v.size() * sizeof(T));
-  std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
-
-StoreLayout every_type_layout() {
-  StoreLayout l;
-  l.datasets.push_back({"/results/f32", ElemType::F32, {3, 4}, NAN, "a float32 matrix", {}});
-  l.datasets.push_back({"results/f64", ElemType::F64, {5}, 0, "", {}});
-  l.datasets.push_back({"/results/deep/i64", ElemType::I64, {2, 2, 2}, -1, "", {}});
-  l.datasets.push_back({"/i32", ElemType::I32, {7}, 0, "", {}});
-  l.datasets.push_back({"/i16", ElemType::I16, {4}, 3, "", {}});
-  l.datasets.push_back({"/done", ElemType::U8, {6}, 0, "1 when item i is done", {}});
-  l.datasets.push_back({"/scalar", ElemType::F64, {}, 0.25, "", {}});
-  l.datasets.push_back({"/empty", ElemType::F32, {0, 3}, 0, "", {}});
-  l.datasets.push_back(
-      {"/init", ElemType::I32, {2, 3}, 0, "", as_bytes(std::vector<int32_t>{1, 2, 3, 4, 5, 6})});
-  l.attributes["schema_version"] = "3";
-  l.attributes["spec_toml"] = "[job]\nname = \"demo\"\n" + std::string(200000, '#');  // > 64 KiB
-  l.attributes["empty"] = "";
-  l.string_datasets.push_back({"/prompts", {"Compose a happy rock piece", "ünïcødé ♪", ""}});
-  l.string_datasets.push_back({"/meta/none", {}});
-  return l;
-}
-
-}  // namespace
+using mgtest::as_bytes;
+using mgtest::every_type_layout;
+using mgtest::scratch_dir;
+using mgtest::slurp;
+using mgtest::spit;
 
 TEST(StoreJournal, Crc32cKnownValue) {
   EXPECT_EQ(mg::sweep::crc32c("123456789", 9), 0xE3069283u);
@@ -409,295 +361,4 @@ TEST(Store, RandomOverlappingWritesMatchAModel) {
   EXPECT_EQ(s->read_all<int32_t>("/x"), model);
   s.reset();
   EXPECT_EQ(Store::open(path)->read_all<int32_t>("/x"), model);
-}
-
-TEST(Store, TornJournalTailReplaysExactlyTheCompleteRecords) {
-  const std::string dir = scratch_dir();
-  const std::string path = dir + "/s.h5";
-  const std::string jpath = Store::journal_path(path);
-  StoreLayout l;
-  l.datasets.push_back({"/v", ElemType::F32, {8, 4}, NAN, "", {}});
-  l.datasets.push_back({"/done", ElemType::U8, {8}, 0, "", {}});
-  std::vector<uint64_t> ends;  // journal size after each record
-  {
-    auto s = Store::create(path, l);
-    for (uint64_t i = 0; i < 2; ++i) {
-      s->put<float>("/v", {i, 0}, {1, 4}, std::vector<float>(4, i + 0.5f));
-      s->put<uint8_t>("/done", {i}, {1}, {1});
-    }
-    s->checkpoint();
-    ends.push_back(mg::sweep::kJournalHeaderSize);
-    for (uint64_t i = 2; i < 5; ++i) {
-      s->put<float>("/v", {i, 0}, {1, 4}, std::vector<float>(4, i + 0.5f));
-      ends.push_back(mg::sweep::kJournalHeaderSize + s->journal_bytes());
-      s->put<uint8_t>("/done", {i}, {1}, {1});
-      ends.push_back(mg::sweep::kJournalHeaderSize + s->journal_bytes());
-    }
-  }
-  const auto h5_bytes = slurp(path);
-  const auto journal = slurp(jpath);
-  ASSERT_EQ(journal.size(), ends.back());
-  // Every cut inside the last record, and every record boundary.
-  std::vector<uint64_t> cuts;
-  for (uint64_t c = ends[ends.size() - 2]; c <= ends.back(); ++c) cuts.push_back(c);
-  for (size_t k = 0; k + 2 < ends.size(); ++k) cuts.push_back(ends[k]);
-  cuts.push_back(ends[1] + 3);
-  for (uint64_t cut : cuts) {
-    spit(path, h5_bytes);
-    spit(jpath, std::vector<uint8_t>(journal.begin(), journal.begin() + cut));
-    size_t complete = 0;
-    while (complete + 1 < ends.size() && ends[complete + 1] <= cut) ++complete;
-    auto s = Store::open(path);
-    EXPECT_EQ(s->journal_bytes(), 0u);
-    auto v = s->read_all<float>("/v");
-    auto done = s->read_all<uint8_t>("/done");
-    for (uint64_t i = 0; i < 8; ++i) {
-      // Records after the checkpoint: (v2, done2, v3, done3, v4, done4).
-      const bool v_in = i < 2 || (i <= 4 && complete >= 2 * (i - 2) + 1);
-      const bool d_in = i < 2 || (i <= 4 && complete >= 2 * (i - 2) + 2);
-      for (int c = 0; c < 4; ++c) {
-        if (v_in) {
-          ASSERT_EQ(v[i * 4 + c], i + 0.5f) << "cut " << cut << " item " << i;
-        } else {
-          ASSERT_TRUE(std::isnan(v[i * 4 + c])) << "cut " << cut << " item " << i;
-        }
-      }
-      ASSERT_EQ(done[i], d_in ? 1 : 0) << "cut " << cut << " item " << i;
-    }
-    // The torn tail is gone: a new record appended now survives a reopen.
-    s->put<uint8_t>("/done", {7}, {1}, {9});
-    s.reset();
-    ASSERT_EQ(Store::open(path)->read_all<uint8_t>("/done")[7], 9) << "cut " << cut;
-  }
-}
-
-TEST(Store, StaleRecordsOfAnOlderGenerationAreNotReplayed) {
-  const std::string path = scratch_dir() + "/s.h5";
-  const std::string jpath = Store::journal_path(path);
-  StoreLayout l;
-  l.datasets.push_back({"/x", ElemType::I64, {2}, 0, "", {}});
-  auto s = Store::create(path, l);
-  s->put<int64_t>("/x", {0}, {2}, {1, 1});
-  const auto old_journal = slurp(jpath);  // a generation-0 record
-  s->checkpoint();
-  s->put<int64_t>("/x", {0}, {2}, {2, 2});
-  s->close();
-  // As if the truncation had not reached the disk and old bytes reappeared.
-  spit(jpath, old_journal);
-  EXPECT_EQ(Store::open_read_only(path)->read_all<int64_t>("/x"), (std::vector<int64_t>{2, 2}));
-  EXPECT_EQ(Store::open(path)->read_all<int64_t>("/x"), (std::vector<int64_t>{2, 2}));
-}
-
-TEST(Store, JournalOfAnotherStoreIsRefused) {
-  const std::string dir = scratch_dir();
-  StoreLayout l;
-  l.datasets.push_back({"/x", ElemType::I64, {2}, 0, "", {}});
-  auto a = Store::create(dir + "/a.h5", l);
-  Store::create(dir + "/b.h5", l)->close();
-  a->put<int64_t>("/x", {0}, {2}, {5, 6});
-  fs::copy_file(Store::journal_path(dir + "/a.h5"), Store::journal_path(dir + "/b.h5"),
-                fs::copy_options::overwrite_existing);
-  const auto b = slurp(dir + "/b.h5");
-  const auto bj = slurp(Store::journal_path(dir + "/b.h5"));
-  try {
-    Store::open(dir + "/b.h5");
-    FAIL() << "opened with a foreign journal";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("belongs to store"), std::string::npos) << e.what();
-  }
-  EXPECT_THROW(Store::open_read_only(dir + "/b.h5"), InputError);
-  EXPECT_EQ(slurp(dir + "/b.h5"), b);
-  EXPECT_EQ(slurp(Store::journal_path(dir + "/b.h5")), bj);
-  // A journal that is not a journal at all.
-  spit(Store::journal_path(dir + "/b.h5"), std::vector<uint8_t>(100, 'j'));
-  EXPECT_THROW(Store::open(dir + "/b.h5"), InputError);
-  EXPECT_EQ(slurp(dir + "/b.h5"), b);
-  EXPECT_EQ(slurp(Store::journal_path(dir + "/b.h5")), std::vector<uint8_t>(100, 'j'));
-}
-
-TEST(Store, CorruptFilesAreReportedAndLeftUntouched) {
-  const std::string dir = scratch_dir();
-  StoreLayout l;
-  l.datasets.push_back({"/x", ElemType::F64, {1000}, 0, "", {}});
-  {
-    auto s = Store::create(dir + "/good.h5", l);
-    s->put<double>("/x", {0}, {2}, {1.0, 2.0});
-  }  // leaves a journal with a record
-  const auto good = slurp(dir + "/good.h5");
-  const auto journal = slurp(dir + "/good.h5.journal");
-
-  auto expect_refused = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
-    const std::string p = dir + "/" + name;
-    spit(p, bytes);
-    spit(Store::journal_path(p), journal);
-    for (int ro = 0; ro < 2; ++ro) {
-      try {
-        if (ro) {
-          Store::open_read_only(p);
-        } else {
-          Store::open(p);
-        }
-        ADD_FAILURE() << name << " opened";
-      } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("not a readable mgsweep store"), std::string::npos)
-            << e.what();
-        EXPECT_NE(std::string(e.what()).find("left untouched"), std::string::npos) << e.what();
-      }
-      EXPECT_EQ(slurp(p), bytes) << name;
-      EXPECT_EQ(slurp(Store::journal_path(p)), journal) << name;
-    }
-  };
-  std::mt19937 rng(7);
-  std::vector<uint8_t> garbage(5000);
-  for (auto& b : garbage) b = static_cast<uint8_t>(rng());
-  expect_refused("garbage.h5", garbage);
-  expect_refused("empty.h5", {});
-  for (size_t cut : {size_t(8), size_t(100), good.size() / 2, good.size() - 1}) {
-    expect_refused("cut" + std::to_string(cut) + ".h5",
-                   std::vector<uint8_t>(good.begin(), good.begin() + cut));
-  }
-  // An HDF5 file that is not a store.
-  {
-    const std::string p = dir + "/plain.h5";
-    hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    H5Fclose(f);
-    expect_refused("plain.h5", slurp(p));
-  }
-  EXPECT_THROW(Store::open(dir + "/absent.h5"), InputError);
-  EXPECT_FALSE(Store::exists(dir + "/absent.h5.journal"));
-}
-
-TEST(Store, OneWriterAtATimeAndReadersAreNeverLockedOut) {
-  const std::string path = scratch_dir() + "/s.h5";
-  StoreLayout l;
-  l.datasets.push_back({"/x", ElemType::I32, {4}, 0, "", {}});
-  auto w = Store::create(path, l);
-  w->put<int32_t>("/x", {0}, {2}, {1, 2});
-  w->checkpoint();
-  w->put<int32_t>("/x", {2}, {1}, {3});
-  try {
-    Store::open(path);
-    FAIL() << "a second writer got in";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("open for writing"), std::string::npos) << e.what();
-  }
-  auto r = Store::open_read_only(path);
-  EXPECT_EQ(r->read_all<int32_t>("/x"), (std::vector<int32_t>{1, 2, 3, 0}));
-  EXPECT_EQ(Store::open_read_only(path, false)->read_all<int32_t>("/x"),
-            (std::vector<int32_t>{1, 2, 0, 0}));
-  // (Another process with HDF5's default file locking, h5py, also gets in while the writer
-  // is open: Store.ReadableWithH5pyWhileAndAfterWriting. In this process HDF5 refuses to open
-  // the same file twice with different locking flags, so that is not checked here.)
-  w->checkpoint();
-  w.reset();
-  EXPECT_EQ(Store::open(path)->read_all<int32_t>("/x"), (std::vector<int32_t>{1, 2, 3, 0}));
-}
-
-namespace {
-
-// [offset, offset + size) of the raw data of every dataset in the file, via HDF5.
-std::vector<std::pair<uint64_t, uint64_t>> raw_extents(const std::string& path) {
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  EXPECT_GE(f, 0);
-  std::vector<std::string> names;
-  H5Lvisit(
-      f, H5_INDEX_NAME, H5_ITER_INC,
-      [](hid_t, const char* name, const H5L_info_t*, void* d) -> herr_t {
-        static_cast<std::vector<std::string>*>(d)->push_back(name);
-        return 0;
-      },
-      &names);
-  for (const auto& n : names) {
-    hid_t o = H5Oopen(f, n.c_str(), H5P_DEFAULT);
-    if (H5Iget_type(o) == H5I_DATASET) {
-      const haddr_t off = H5Dget_offset(o);
-      const hsize_t size = H5Dget_storage_size(o);
-      if (off != HADDR_UNDEF) out.emplace_back(off, off + size);
-    }
-    H5Oclose(o);
-  }
-  H5Fclose(f);
-  return out;
-}
-
-std::vector<uint8_t> metadata_bytes(const std::vector<uint8_t>& file,
-                                    const std::vector<std::pair<uint64_t, uint64_t>>& raw,
-                                    bool skip_write_flag) {
-  std::vector<uint8_t> out = file;
-  for (const auto& [a, b] : raw) {
-    for (uint64_t i = a; i < b && i < out.size(); ++i) out[i] = 0;
-  }
-  if (skip_write_flag) {
-    for (size_t i = 20; i < 24; ++i) out[i] = 0;  // superblock v0: file consistency flags
-  }
-  return out;
-}
-
-}  // namespace
-
-TEST(Store, MetadataNeverChangesAfterCreation) {
-  const std::string path = scratch_dir() + "/s.h5";
-  auto layout = every_type_layout();
-  Store::create(path, layout)->close();
-  const auto created = slurp(path);
-  EXPECT_EQ(created[8], 0) << "superblock version 0 expected";
-  const auto raw = raw_extents(path);
-  EXPECT_GE(raw.size(), 9u);
-
-  auto s = Store::open(path);
-  for (int round = 0; round < 3; ++round) {
-    for (const std::string& d : s->datasets()) {
-      const auto shape = s->shape(d);
-      uint64_t n = 1;
-      for (auto x : shape) n *= x;
-      std::vector<uint8_t> bytes(n * mg::sweep::elem_size(s->type(d)),
-                                 static_cast<uint8_t>(0x11 * (round + 1)));
-      s->put(d, std::vector<uint64_t>(shape.size(), 0), shape, bytes.data(), bytes.size());
-    }
-    s->checkpoint();
-    // While the writer is open: only raw data and the write-access flag differ.
-    EXPECT_EQ(metadata_bytes(slurp(path), raw, true), metadata_bytes(created, raw, true));
-  }
-  s->close();
-  const auto after = slurp(path);
-  EXPECT_EQ(after.size(), created.size());
-  EXPECT_EQ(metadata_bytes(after, raw, false), metadata_bytes(created, raw, false));
-  EXPECT_NE(after, created);
-}
-
-TEST(Store, ReadableWithH5pyWhileAndAfterWriting) {
-  const char* py = std::getenv("MGSWEEP_PYTHON");
-  if (py == nullptr ||
-      std::system((std::string(py) + " -c 'import h5py' 2>/dev/null").c_str()) != 0) {
-    GTEST_SKIP() << "h5py not available (MGSWEEP_PYTHON unset or without h5py)";
-  }
-  const std::string path = scratch_dir() + "/s.h5";
-  StoreLayout l;
-  l.datasets.push_back({"/results/f32", ElemType::F32, {4, 3}, NAN, "effect per item", {}});
-  l.datasets.push_back({"/results/i64", ElemType::I64, {5}, 0, "", {}});
-  l.datasets.push_back({"/done", ElemType::U8, {4}, 0, "", {}});
-  l.datasets.push_back({"/scalar", ElemType::F64, {}, 0, "", {}});
-  l.datasets.push_back({"/i32", ElemType::I32, {2, 2}, 7, "", {}});
-  l.datasets.push_back({"/i16", ElemType::I16, {3}, -2, "", {}});
-  l.attributes["spec_toml"] = "[job]\nname = \"h5py\"\n" + std::string(100000, 'x');
-  l.attributes["spec_hash"] = "abc123";
-  l.string_datasets.push_back({"/prompts", {"Compose a happy rock piece", "ünïcødé ♪"}});
-  auto s = Store::create(path, l);
-  for (uint64_t r = 0; r < 2; ++r) {
-    std::vector<float> row(3);
-    for (uint64_t c = 0; c < 3; ++c) row[c] = static_cast<float>(r * 3 + c) + 0.5f;
-    s->put<float>("/results/f32", {r, 0}, {1, 3}, row);
-    s->put<uint8_t>("/done", {r}, {1}, {1});
-  }
-  s->put<int64_t>("/results/i64", {0}, {5}, {-7, -6, -3, 2, 9});
-  s->put<double>("/scalar", {}, {}, {2.5});
-  s->checkpoint();
-  s->put<float>("/results/f32", {2, 0}, {1, 3}, {6.5f, 7.5f, 8.5f});  // journal only
-  s->put<uint8_t>("/done", {2}, {1}, {1});
-  const std::string script = std::string(MGSWEEP_TEST_DATA) + "/sweep/store_h5py_check.py";
-  const std::string cmd = std::string(py) + " " + script + " " + path + " ";
-  EXPECT_EQ(std::system((cmd + "writing").c_str()), 0);
-  s->close();
-  EXPECT_EQ(std::system((cmd + "closed").c_str()), 0);
 }

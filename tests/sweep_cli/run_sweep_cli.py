@@ -15,7 +15,10 @@ CASE:
   refuse        an existing name is refused (--force replaces it), a store locked by a writer
                 (flock, and a live `mgsweep run`) is refused, a classifier with too few
                 classes is refused; a refused rescore leaves the file byte-identical and no
-                temporary file
+                temporary file; a rescore killed with -9 mid-way (proven: after its first
+                stage, before its end) leaves the store's objects as they were. The live run
+                is proven to have been running throughout (it shows progress before the
+                refused rescore, and exits 75 on the SIGTERM after it)
   partial       items whose done flag is not set get NaN (and the effects of interventions
                 whose baseline is missing are NaN)
   export        export-audio --extremes --baseline writes the expected WAVs (32-bit float,
@@ -27,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -38,6 +42,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+import oracle_deps  # noqa: E402  (tests/oracle_deps.py: a missing package fails, never skips)
+
+EXIT_PREEMPTED = 75  # mgsweep run after SIGTERM (sweep/coordinator.h)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMP_NUM_THREADS="1")
 
@@ -106,12 +114,33 @@ def run(cmd, **kw):
     return r
 
 
-def write_job(scratch, store):
+def write_job(scratch, store, per_concept=4):
     path = os.path.join(scratch, "job_" + os.path.basename(store) + ".toml")
+    text = JOB.format(configs=os.path.join(REPO, "configs"), model=os.path.join(scratch, "model"),
+                      store=store)
     with open(path, "w") as f:
-        f.write(JOB.format(configs=os.path.join(REPO, "configs"),
-                           model=os.path.join(scratch, "model"), store=store))
+        f.write(text.replace("per_concept = 4", f"per_concept = {per_concept}"))
     return path
+
+
+def progress(path):
+    """(items done, items in all) over every `done` dataset, as the store's HDF5 file holds
+    them; None while there is no readable store."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            counts = [0, 0]
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == "done":
+                    v = obj[()]
+                    counts[0] += int((v != 0).sum())
+                    counts[1] += int(v.size)
+            f.visititems(visit)
+            return tuple(counts) if counts[1] else None
+    except (OSError, KeyError, ValueError):
+        return None  # being created, or read at an unlucky instant: ask again
 
 
 def base_store(args):
@@ -173,32 +202,38 @@ def same_bits(f, a, b):
     return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
 
 
-def torchscript_classifier(path, classes):
-    """A small TorchScript classifier in the exporter's format; None without PyTorch."""
-    try:
-        import warnings
+def torchscript_classifier(path, classes, slow=False):
+    """A small TorchScript classifier in the exporter's format. slow: each forward call
+    spends a fraction of a second, so that a rescore with it lasts seconds (the kill test must
+    land mid-way).
+    PyTorch missing is a failure with the install command (skip only under
+    MGSWEEP_ALLOW_SKIP=1): .venv has it after tools/setup.sh."""
+    import warnings
 
-        import torch
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notices
-    except ImportError:
-        print("PyTorch is not installed here: TorchScript checks skipped")
-        return None
+    (torch,) = oracle_deps.require("torch", test="sweep_cli (TorchScript classifiers)")
+    warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notices
 
     class Tiny(torch.nn.Module):
-        def __init__(self, n):
+        def __init__(self, n, rounds):
             super().__init__()
             g = torch.Generator().manual_seed(5)
             self.w = torch.nn.Parameter(torch.randn(n, 4, generator=g), requires_grad=False)
+            self.rounds = rounds
 
         def forward(self, audio):
             feats = torch.stack([audio.mean(1), audio.std(1), audio.abs().mean(1),
                                  audio.pow(2).mean(1).sqrt()], 1)
-            return feats @ self.w.t()
+            busy = torch.zeros_like(feats)
+            for i in range(self.rounds):  # only to take time
+                busy = busy + torch.sin(audio * (1.0 + 1e-3 * i)).mean(1, keepdim=True) * 1e-9
+            return (feats + busy) @ self.w.t()
 
+    # The job's clip (12 frames x 640 samples at 32 kHz) at 16 kHz: rescore refuses a
+    # classifier that would pad or crop it.
     meta = {"format": "mgsweep.classifier", "format_version": 1, "sample_rate": 16000,
-            "input_samples": 16000, "num_classes": classes, "output": "logits"}
+            "input_samples": 12 * 640 // 2, "num_classes": classes, "output": "logits"}
     labels = "index,mid,display_name\n" + "".join(f"{i},,class {i}\n" for i in range(classes))
-    torch.jit.save(torch.jit.script(Tiny(classes)), path,
+    torch.jit.save(torch.jit.script(Tiny(classes, 4000 if slow else 0)), path,
                    _extra_files={"mgsweep.json": json.dumps(meta), "labels.csv": labels})
     return path
 
@@ -289,19 +324,28 @@ def case_refuse(args):
     # which the next rescore replaces). Compared object by object: like any writer killed
     # with -9 (`mgsweep run` too), it leaves HDF5's "open for writing" superblock flag set,
     # which HDF5 does not enforce on the store's superblock version 0 (see store.h).
+    # The kill is sent when the rescore reports its first stage done; a slow classifier keeps
+    # the other two stages going for seconds, and a rescore that ended first is a failure.
+    slow = torchscript_classifier(os.path.join(args.scratch, "slow600.pt"), 600, slow=True)
     snap = snapshot(store)
-    proc = subprocess.Popen([args.mgsweep, "rescore", store, "--threads", "1", "--classifier",
-                             "demo", "--name", "killed"], env=ENV)
-    while not os.path.exists(store + ".rescore.tmp") and proc.poll() is None:
-        time.sleep(0.01)
-    if proc.poll() is None:
-        time.sleep(0.3)
-        proc.kill()
-        proc.wait()
-        check(snapshot(store) == snap, "a rescore killed with -9 leaves the store's objects as they were")
-        check(run([args.mgsweep, "status", store]).returncode == 0, "... and it still opens")
-    else:
-        print("note: rescore finished before the kill; kill check skipped")
+    cmd = [args.mgsweep, "rescore", store, "--threads", "1", "--classifier", slow, "--name",
+           "killed"]
+    print("+", " ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+    first_stage = None
+    for line in proc.stderr:
+        print(line, end="", flush=True)
+        if re.match(r"rescore: \w+ (\d+)/\1 items$", line.strip()):
+            first_stage = line.strip()
+            break
+    alive = proc.poll() is None
+    proc.kill()
+    proc.wait()
+    check(first_stage is not None and alive,
+          f"the rescore was killed mid-way, after its first stage ({first_stage}), still running")
+    check(os.path.exists(store + ".rescore.tmp"), "... while it wrote its copy")
+    check(snapshot(store) == snap, "a rescore killed with -9 leaves the store's objects as they were")
+    check(run([args.mgsweep, "status", store]).returncode == 0, "... and it still opens")
 
     r = rescore(args, store, "--classifier", "demo", "--name", "again", "--force")
     check(r.returncode == 0, "--force replaces an existing name")
@@ -310,25 +354,30 @@ def case_refuse(args):
         check(same_bits(f, "baseline/logits", "rescore/again/baseline/logits"),
               "... with the same scores")
 
-    # A live run: rescore must refuse while `mgsweep run` writes its store.
+    # A live run: rescore must refuse while `mgsweep run` writes its store. Six times the
+    # base job's prompts, so that it is still running when the refused rescore returns; it
+    # is proven to have been: it showed progress before, and SIGTERM after makes it exit 75.
     live = os.path.join(args.scratch, "live.h5")
     for p in (live, live + ".journal"):
         if os.path.exists(p):
             os.remove(p)
-    proc = subprocess.Popen([args.mgsweep, "run", write_job(args.scratch, live), "--threads", "1"],
-                            env=ENV)
+    proc = subprocess.Popen([args.mgsweep, "run", write_job(args.scratch, live, per_concept=24),
+                             "--threads", "1"], env=ENV)
     t0 = time.time()
-    while not os.path.exists(live + ".journal") and proc.poll() is None and time.time() - t0 < 120:
-        time.sleep(0.05)
+    while proc.poll() is None and time.time() - t0 < 300:
+        state = progress(live)
+        if state is not None and state[0] > 0:
+            break
+        time.sleep(0.02)
+    check(proc.poll() is None, f"the live run shows progress while it runs ({progress(live)})")
     r = rescore(args, live, "--classifier", "demo")
+    check(r.returncode == 2 and "open for writing" in r.stderr,
+          "a store that a running `mgsweep run` writes is refused")
     still_running = proc.poll() is None
     proc.terminate()
-    proc.wait()
-    if still_running:
-        check(r.returncode == 2 and "open for writing" in r.stderr,
-              "a store that a running `mgsweep run` writes is refused")
-    else:
-        print("note: the run finished before rescore started; live check skipped")
+    rc = proc.wait()
+    check(still_running and rc == EXIT_PREEMPTED,
+          f"... and the run was writing all along (SIGTERM after the refusal: exit status {rc})")
     check(not os.path.exists(live + ".rescore.tmp"), "... no temporary file")
     return True
 

@@ -1,5 +1,11 @@
-"""Exit 0 when two mgsweep stores hold the same results, array for array, bit for bit.
-Run metadata (/meta: timings) and the store's own bookkeeping (/_store) may differ.
+"""Exit 0 when two mgsweep stores hold the same results, array for array, bit for bit, and
+both are complete. Compared generically, so that new datasets and attributes are compared
+without a change here: every dataset (dtype, shape, bytes; string datasets by value) and
+its attributes, and every root attribute, but for what legitimately differs between two
+runs of one job: run metadata (/meta: timings, per-run counts; root created_*: host, ranks,
+threads), the store's own bookkeeping (/_store, mgsweep_store_id) and spec_toml (it holds
+the store's path; spec_hash covers every setting that changes a result). Every dataset
+named `done` must be all ones in both.
 
     python compare_stores.py A.h5 B.h5
 """
@@ -8,38 +14,53 @@ import sys
 import h5py
 import numpy as np
 
+SKIP_GROUPS = ("meta/", "_store/")
+SKIP_ROOT_ATTRS = {"spec_toml", "mgsweep_store_id"}
 
-def arrays(path):
-    out = {}
-    with h5py.File(path, "r") as f:
+
+def plain(v):
+    return v.tolist() if isinstance(v, np.ndarray) else v
+
+
+def read(path):
+    data, attrs = {}, {}
+    with h5py.File(path, "r", locking=False) as f:
         def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and not name.startswith(("meta/", "_store/")):
-                out[name] = obj[()]
+            if name.startswith(SKIP_GROUPS):
+                return
+            attrs[name] = {k: plain(v) for k, v in obj.attrs.items()}
+            if isinstance(obj, h5py.Dataset):
+                data[name] = obj[()]
         f.visititems(visit)
-        # spec_toml holds the store path, which may differ; the hash covers every result setting.
-        attrs = {k: f.attrs[k] for k in ("spec_hash",) if k in f.attrs}
-    return out, attrs
+        attrs["@root"] = {k: plain(v) for k, v in f.attrs.items()
+                          if k not in SKIP_ROOT_ATTRS and not k.startswith("created_")}
+    return data, attrs
 
 
 def main():
-    a, aa = arrays(sys.argv[1])
-    b, ba = arrays(sys.argv[2])
+    a, aa = read(sys.argv[1])
+    b, ba = read(sys.argv[2])
     bad = []
     if set(a) != set(b):
         bad.append(f"datasets differ: {sorted(set(a) ^ set(b))}")
     for name in sorted(set(a) & set(b)):
         x, y = a[name], b[name]
-        if x.dtype.kind == "O":
-            same = list(x) == list(y)
+        if x.dtype.kind == "O" or y.dtype.kind == "O":
+            same = x.dtype == y.dtype and x.shape == y.shape and list(np.ravel(x)) == list(
+                np.ravel(y))
         else:
-            same = x.shape == y.shape and x.tobytes() == y.tobytes()  # NaN-safe, bitwise
+            same = x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
         if not same:
             bad.append(name)
-    if aa != ba:
-        bad.append("spec attributes")
-    for name in ("baseline/done", "lens/done", "interventions/done"):
-        if name in a and not np.all(a[name] == 1):
-            bad.append(f"{name}: not complete in {sys.argv[1]}")
+    for name in sorted(set(aa) | set(ba)):
+        if aa.get(name) != ba.get(name):
+            keys = sorted(k for k in set(aa.get(name, {})) | set(ba.get(name, {}))
+                          if aa.get(name, {}).get(k) != ba.get(name, {}).get(k))
+            bad.append(f"attributes of {name}: {keys}")
+    for path, d in ((sys.argv[1], a), (sys.argv[2], b)):
+        for name, v in d.items():
+            if name.rsplit("/", 1)[-1] == "done" and not np.all(v == 1):
+                bad.append(f"{name}: not complete in {path}")
     if bad:
         print("stores differ:", ", ".join(bad))
         return 1

@@ -16,7 +16,9 @@ Writes, under --out:
                           thousand deterministic (seeded) strings, for the golden file and the three
                           above.
 tests/unit/tokenizer_diff_test.cpp reads cases.json (env MGSWEEP_TOKENIZER_CASES) and compares.
-Exits 77 (ctest SKIP_RETURN_CODE) when `tokenizers` is not installed.
+When `tokenizers` is not installed it fails with the pip command (exit 1), or exits 77 (ctest
+SKIP_RETURN_CODE) under MGSWEEP_ALLOW_SKIP=1 (tests/oracle_deps.py); either way it first removes
+the cases.json of an earlier run, so that the comparison never reads stale cases.
 """
 import argparse
 import copy
@@ -25,13 +27,9 @@ import os
 import random
 import sys
 
-try:
-    import tokenizers
-    from tokenizers import Tokenizer
-except ImportError:
-    print("gen_tokenizer_cases: the python package `tokenizers` is not installed "
-          "(pip install -r tests/requirements-diff.txt); skipping", file=sys.stderr)
-    sys.exit(77)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+import oracle_deps  # noqa: E402
 
 META = "\u2581"
 
@@ -215,7 +213,7 @@ def nosplit_variant(golden):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = HERE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--golden", default=os.path.join(here, "..", "golden", "tiny",
                                                      "tokenizer.json"))
@@ -224,6 +222,11 @@ def main():
     ap.add_argument("--n-random", type=int, default=3000)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    stale = os.path.join(args.out, "cases.json")
+    if os.path.exists(stale):
+        os.remove(stale)
+    tokenizers, = oracle_deps.require("tokenizers", test="tokenizer_diff")
+    Tokenizer = tokenizers.Tokenizer
     golden_path = os.path.abspath(args.golden)
     with open(golden_path, encoding="utf-8") as f:
         golden = json.load(f)
@@ -255,6 +258,8 @@ def main():
         tok = Tokenizer.from_file(path)
         cases = [{"text": t, "ids": tok.encode(t).ids} for t in texts]
         out["files"].append({"name": name, "path": path, "cases": cases})
+    if not texts or any(not f["cases"] for f in out["files"]):
+        raise SystemExit("gen_tokenizer_cases: no cases generated")
     differ = sum(a["ids"] != b["ids"] for a, b in zip(out["files"][0]["cases"],
                                                        out["files"][1]["cases"]))
     cases_path = os.path.join(args.out, "cases.json")
@@ -266,4 +271,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -64,9 +64,10 @@ TEST(Effect, HandComputed) {
   //   original = log(p0/q0) = log((1/4)/(2/5))                    = log(5/8)
   //   desired  = log(q1/p1) = log((1/5)/(1/2))                    = log(2/5)
   //              (log(5/8) + log(2/5) = log(1/4) = -2 ln 2)
-  //   KL(p||q) = 1/4 log(5/8) + 1/2 log(5/2) + 1/4 log(5/8)
-  //            = 1/2 log(25/16)                                   = log(5/4)
-  //   precision = -log(5/4)
+  //   precision = -KL(q||p) (the original code's direction: after relative to before)
+  //   KL(q||p) = 2/5 log((2/5)/(1/4)) + 1/5 log((1/5)/(1/2)) + 2/5 log((2/5)/(1/4))
+  //            = 4/5 log(8/5) + 1/5 log(2/5)
+  //   (KL(p||q), the other direction, would be log(5/4): a different number.)
   // Tolerance 1e-7: ln 2 is rounded to float in the logits.
   const float before[] = {0, kLn2, 0};
   const float after[] = {kLn2, 0, kLn2};
@@ -75,7 +76,7 @@ TEST(Effect, HandComputed) {
   EXPECT_NEAR(s.effect, -2 * std::log(2.0), 1e-7);
   EXPECT_NEAR(s.original, std::log(5.0 / 8.0), 1e-7);
   EXPECT_NEAR(s.desired, std::log(2.0 / 5.0), 1e-7);
-  EXPECT_NEAR(s.precision, -std::log(5.0 / 4.0), 1e-7);
+  EXPECT_NEAR(s.precision, -(0.8 * std::log(8.0 / 5.0) + 0.2 * std::log(2.0 / 5.0)), 1e-7);
 }
 
 TEST(Effect, SwappedLargeLogits) {
@@ -110,16 +111,57 @@ TEST(Effect, UnderflowingProbabilityKeepsItsLogarithm) {
   EXPECT_EQ(s.precision, 0.0);
 }
 
-TEST(Effect, LargeButFiniteKl) {
+TEST(Effect, KlRunsFromAfterToBefore) {
   // before (0, 0) -> p = (1/2, 1/2); after (0, -1000) -> log q = (0, -1000) (q_1 underflows).
-  //   KL = 1/2 (log 1/2 - 0) + 1/2 (log 1/2 + 1000) = 500 - ln 2.
+  //   KL(q||p) = 1 (0 - log 1/2) + 0 (...)                  = ln 2       (the original's)
+  //   KL(p||q) = 1/2 (log 1/2 - 0) + 1/2 (log 1/2 + 1000)   = 500 - ln 2 (not this one)
   const float before[] = {0, 0};
   const float after[] = {0, -1000};
   const auto s = effect_score(before, after, 2, 1, 0);
   ASSERT_EQ(s.status, Status::kOk);
-  EXPECT_NEAR(s.precision, std::log(2.0) - 500.0, 1e-12);
+  EXPECT_NEAR(s.precision, -std::log(2.0), 1e-12);
   // a = 1, b = 0: effect = (0 - 0) - (-1000 - 0) = 1000.
   EXPECT_EQ(s.effect, 1000.0);
+}
+
+TEST(Effect, LargeButFiniteKl) {
+  // before (0, -1000) -> log p = (0, -1000) (p_1 underflows); after (0, 0) -> q = (1/2, 1/2).
+  //   KL(q||p) = 1/2 (log 1/2 - 0) + 1/2 (log 1/2 + 1000) = 500 - ln 2: finite although p_1
+  //   is 0 in double (its log is kept exact).
+  const float before[] = {0, -1000};
+  const float after[] = {0, 0};
+  const auto s = effect_score(before, after, 2, 0, 1);
+  ASSERT_EQ(s.status, Status::kOk);
+  EXPECT_NEAR(s.precision, std::log(2.0) - 500.0, 1e-12);
+}
+
+TEST(IdealPrecision, HandComputed) {
+  // p = (1/4, 1/2, 1/4) (logits 0, ln2, 0); a = 0, b = 1: p' = (1/2, 1/4, 1/4).
+  //   KL(p'||p) = 1/2 log 2 + 1/4 log(1/2) + 0 = 1/4 ln 2;  ideal = -(ln 2)/4.
+  const float before[] = {0, kLn2, 0};
+  EXPECT_NEAR(ideal_precision(before, 3, 0, 1), -std::log(2.0) / 4, 1e-7);
+  EXPECT_NEAR(ideal_precision(before, 3, 1, 0), -std::log(2.0) / 4, 1e-7);  // symmetric
+  EXPECT_EQ(ideal_precision(before, 3, 2, 2), 0.0);
+  EXPECT_EQ(ideal_precision(before, 3, 0, 2), 0.0);  // equal probabilities: nothing flips
+}
+
+TEST(IdealPrecision, EqualsThePrecisionOfTheSwappedRow) {
+  // The definition itself: score a row whose two logits are swapped against the baseline.
+  const float before[] = {0.3f, -1.2f, 2.5f, 0.0f, -4.0f};
+  float swapped[5];
+  std::copy(before, before + 5, swapped);
+  std::swap(swapped[1], swapped[2]);
+  const auto s = effect_score(before, swapped, 5, 1, 2);
+  EXPECT_NEAR(ideal_precision(before, 5, 1, 2), s.precision, 1e-12);
+  EXPECT_LT(s.precision, 0.0);
+}
+
+TEST(IdealPrecision, BadInput) {
+  const float before[] = {0, 1};
+  const float nan_row[] = {0, std::numeric_limits<float>::quiet_NaN()};
+  EXPECT_TRUE(std::isnan(ideal_precision(before, 2, 0, 2)));
+  EXPECT_TRUE(std::isnan(ideal_precision(nan_row, 2, 0, 1)));
+  EXPECT_TRUE(std::isnan(ideal_precision(before, 0, 0, 0)));
 }
 
 TEST(Effect, IdenticalRowsScoreZero) {
@@ -162,6 +204,30 @@ TEST(Effect, PartsSumToEffectAndShiftInvariance) {
     EXPECT_NEAR(t.original, s.original, 1e-12);
     EXPECT_NEAR(t.desired, s.desired, 1e-12);
     EXPECT_NEAR(t.precision, s.precision, 1e-12);
+  }
+}
+
+TEST(Effect, PrecisionMatchesTheTextbookSumOverProbabilities) {
+  // Moderate logits, so that the naive formula over probabilities is accurate in double:
+  // -sum_i q_i log(q_i / p_i), q = softmax(after), p = softmax(before).
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.f, 2.f);
+  const size_t n = 527;
+  std::vector<float> before(n), after(n);
+  for (int trial = 0; trial < 20; ++trial) {
+    for (size_t i = 0; i < n; ++i) before[i] = d(rng), after[i] = d(rng);
+    auto softmax = [&](const std::vector<float>& x) {
+      std::vector<double> e(n);
+      double z = 0;
+      for (size_t i = 0; i < n; ++i) z += e[i] = std::exp(double(x[i]));
+      for (double& v : e) v /= z;
+      return e;
+    };
+    const auto p = softmax(before), q = softmax(after);
+    double kl = 0;
+    for (size_t i = 0; i < n; ++i) kl += q[i] * std::log(q[i] / p[i]);
+    const auto s = effect_score(before.data(), after.data(), n, 3, 4);
+    EXPECT_NEAR(s.precision, -kl, 1e-10 * std::max(1.0, kl));
   }
 }
 

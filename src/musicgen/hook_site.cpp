@@ -1,4 +1,4 @@
-#include "musicgen/hooks.h"
+#include "musicgen/hook_site.h"
 
 #include <cctype>
 #include <sstream>
@@ -57,10 +57,12 @@ HookSite HookSite::parse(const std::string& text, int64_t num_layers, int64_t nu
   const std::string fix =
       "expected layers.{i}.(self_attn|cross_attn|mlp|out) or "
       "layers.{i}.(self_attn|cross_attn).head.{h}";
+  // Errors quote the name, cut: it may come from a long flag or a lying file.
+  const std::string shown = text.size() <= 200 ? text : printable(text, 200);
   auto parts = split(text, '.');
   HookSite site;
   if (parts.size() < 3 || parts[0] != "layers" || !parse_index(parts[1], &site.layer))
-    throw InputError(origin, text, "not a hook site name", fix);
+    throw InputError(origin, shown, "not a hook site name", fix);
   const std::string& comp = parts[2];
   if (parts.size() == 3) {
     if (comp == "self_attn")
@@ -72,20 +74,20 @@ HookSite HookSite::parse(const std::string& text, int64_t num_layers, int64_t nu
     else if (comp == "out")
       site.kind = SiteKind::LayerOut;
     else
-      throw InputError(origin, text, "unknown component '" + comp + "'", fix);
+      throw InputError(origin, shown, "unknown component '" + printable(comp, 40) + "'", fix);
   } else if (parts.size() == 5 && parts[3] == "head" && parse_index(parts[4], &site.head) &&
              (comp == "self_attn" || comp == "cross_attn")) {
     site.kind = comp == "self_attn" ? SiteKind::SelfAttnHead : SiteKind::CrossAttnHead;
   } else {
-    throw InputError(origin, text, "not a hook site name", fix);
+    throw InputError(origin, shown, "not a hook site name", fix);
   }
   if (num_layers >= 0 && site.layer >= num_layers)
-    throw InputError(origin, text,
+    throw InputError(origin, shown,
                      "layer " + std::to_string(site.layer) + " is past the model's " +
                          std::to_string(num_layers) + " layers",
                      "layers count from 0");
   if (site.is_head() && num_heads >= 0 && site.head >= num_heads)
-    throw InputError(origin, text,
+    throw InputError(origin, shown,
                      "head " + std::to_string(site.head) + " is past the model's " +
                          std::to_string(num_heads) + " heads",
                      "heads count from 0");
