@@ -2,7 +2,8 @@
 # The demo: the whole pipeline on a tiny random MusicGen with the built-in demo
 # classifier -- a random model in the Hugging Face layout, one generation with an
 # intervention, then jobs/demo.toml (baseline + means, DecoderLens, interventions,
-# extremes) into results/demo.h5. A few minutes on a fresh 2-core machine.
+# extremes) into results/demo.h5, and its report (figures, tables, audio) into
+# results/demo/report. A few minutes on a fresh 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MG=build/src/mgsweep
@@ -15,4 +16,7 @@ $MG generate --model results/demo/model \
   --duration 2 --seed 7 --patch 'layers.1.mlp:scale=0.5' --out results/demo/generation
 $MG run jobs/demo.toml
 $MG status results/demo.h5
-echo "demo: results/demo.h5 (open it with h5py), results/demo/generation/*.wav"
+# The report: the paper's figures with CIs, CSV tables, the extreme cases to listen to.
+$MG report results/demo.h5 --out results/demo/report
+echo "demo: results/demo.h5 (open it with mgsweep.open_store or h5py), results/demo/generation/*.wav"
+echo "demo: the report is results/demo/report/index.html (open it in a browser)"

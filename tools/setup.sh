@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything mgsweep needs on a Debian 12 machine and builds it.
 #   - Debian packages (as root, when missing): compilers, Open MPI, HDF5, toml++,
-#     spdlog, CLI11, nlohmann-json, libsndfile, GoogleTest, Google Benchmark, clang.
+#     spdlog, CLI11, nlohmann-json, libsndfile, GoogleTest, Google Benchmark, clang, and
+#     chromium (headless, for the test of the report's page).
 #   - A project-local virtual environment .venv with the torch wheel (its LibTorch is
 #     what we link) and the upstream Python packages used as test oracles.
 #   - A Release build in build/.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(build-essential cmake pkg-config python3-venv libopenmpi-dev openmpi-bin
   libhdf5-dev libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libsndfile1-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev)
+  libsndfile1-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev chromium)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,6 +36,11 @@ if [ -f tests/requirements-diff.txt ]; then
   # differential tests compare against; pip skips what is already there.
   .venv/bin/pip install -q -r tests/requirements-diff.txt
 fi
+
+# The store reader and the report (python/: `import mgsweep`, what `mgsweep report` runs):
+# its pinned packages, then the package itself, editable, so the checkout's code is what runs.
+.venv/bin/pip install -q -r python/requirements.txt
+.venv/bin/pip install -q --no-deps -e python/
 
 TORCH_PREFIX=$(.venv/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)')
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" >/dev/null
