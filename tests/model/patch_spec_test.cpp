@@ -3,6 +3,7 @@
 #include "musicgen/patch_spec.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <limits>
@@ -17,13 +18,15 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int64_t kLayers = 4, kHeads = 4;
 
-// SCRATCH/patch_spec_test/values.safetensors: vec [8], desired [3, 8], original [3, 8],
-// cube [2, 2, 8], scalar [], empty [0, 8].
+// SCRATCH/patch_spec_test/values.PID.safetensors: vec [8], desired [3, 8], original [3, 8],
+// cube [2, 2, 8], scalar [], empty [0, 8]. One file per process: ctest -j runs each test in
+// its own process, and two writers of one file race on its temp-file rename.
 const std::string& value_file() {
   static const std::string path = [] {
     const fs::path dir = fs::path(MGSWEEP_TEST_SCRATCH) / "patch_spec_test";
     fs::create_directories(dir);
-    const std::string p = (dir / "values.safetensors").string();
+    const std::string p =
+        (dir / ("values." + std::to_string(::getpid()) + ".safetensors")).string();
     static std::vector<float> vec(8), desired(24), original(24), cube(32), scalar(1, 2.0f);
     for (size_t i = 0; i < vec.size(); ++i) vec[i] = float(i);
     for (size_t i = 0; i < desired.size(); ++i) desired[i] = float(i) * 0.5f;
