@@ -22,6 +22,24 @@ REQUIREMENTS = {"torch": "tools/requirements-torch.txt"}
 DEFAULT_REQUIREMENTS = "tests/requirements-diff.txt"
 
 
+def prepare_transformers_import():
+    """Call before importing transformers: hides a broken torchaudio and keeps the hub offline.
+
+    The venv's torchaudio wheel may be built for another torch/CUDA and raise at import;
+    transformers only needs it to load audio files. A sys.modules entry of None makes
+    find_spec() report it absent, so transformers treats it as not installed.
+    """
+    try:  # noqa: SIM105
+        import torchaudio  # noqa: F401
+    except Exception:  # pragma: no cover - depends on the environment
+        for k in [k for k in sys.modules if k == "torchaudio" or k.startswith("torchaudio.")]:
+            del sys.modules[k]
+        sys.modules["torchaudio"] = None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def allow_skip():
     return os.environ.get("MGSWEEP_ALLOW_SKIP", "") == "1"
 

@@ -317,13 +317,15 @@ void Coordinator::ingest_interventions(const Batch& b, const BatchResult& r) {
   store_.put("/interventions/effect_desired", off, cnt, des);
   store_.put("/interventions/precision", off, cnt, prec);
   store_.put("/interventions/status", off, cnt, status);
-  // A property of the pair and the baseline alone; every technique and target batch of
-  // (pair, prompt) writes the same value, so whichever lands first is the stored one.
-  const double ideal =
-      mg::metrics::ideal_precision(before, N, static_cast<size_t>(plan_.spec.concepts[a].label),
-                                   static_cast<size_t>(plan_.spec.concepts[d].label));
-  store_.put("/interventions/ideal_precision", I{off[1], off[2]}, I{1, 1},
-             std::vector<double>{ideal});
+  // A property of the pair and the baseline alone: written once per (pair, prompt), by the
+  // batch of the first technique that holds the first target.
+  if (b.technique == 0 && b.target0 == 0) {
+    const double ideal =
+        mg::metrics::ideal_precision(before, N, static_cast<size_t>(plan_.spec.concepts[a].label),
+                                     static_cast<size_t>(plan_.spec.concepts[d].label));
+    store_.put("/interventions/ideal_precision", I{off[1], off[2]}, I{1, 1},
+               std::vector<double>{ideal});
+  }
   store_.put("/interventions/logits", I{off[0], off[1], off[2], off[3], 0}, I{1, 1, 1, n, N},
              r.logits);
   store_.put("/interventions/codes", I{off[0], off[1], off[2], off[3], 0, 0},

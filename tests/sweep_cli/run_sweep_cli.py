@@ -43,6 +43,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
+from store_progress import progress  # noqa: E402  (tests/store_progress.py)
 import oracle_deps  # noqa: E402  (tests/oracle_deps.py: a missing package fails, never skips)
 
 EXIT_PREEMPTED = 75  # mgsweep run after SIGTERM (sweep/coordinator.h)
@@ -121,26 +122,6 @@ def write_job(scratch, store, per_concept=4):
     with open(path, "w") as f:
         f.write(text.replace("per_concept = 4", f"per_concept = {per_concept}"))
     return path
-
-
-def progress(path):
-    """(items done, items in all) over every `done` dataset, as the store's HDF5 file holds
-    them; None while there is no readable store."""
-    if not os.path.exists(path):
-        return None
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            counts = [0, 0]
-
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == "done":
-                    v = obj[()]
-                    counts[0] += int((v != 0).sum())
-                    counts[1] += int(v.size)
-            f.visititems(visit)
-            return tuple(counts) if counts[1] else None
-    except (OSError, KeyError, ValueError):
-        return None  # being created, or read at an unlucky instant: ask again
 
 
 def base_store(args):

@@ -39,6 +39,9 @@ import time
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from store_progress import progress  # noqa: E402  (tests/store_progress.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 COMPARE = os.path.join(HERE, "compare_stores.py")
@@ -101,27 +104,6 @@ def fresh(path):
     for p in (path, path + ".journal"):
         if os.path.exists(p):
             os.remove(p)
-
-
-def progress(path):
-    """(items done, items in all) over every `done` dataset of the store, as its HDF5 file
-    holds them (what the last checkpoint made durable); None while there is no readable
-    store. Generic, so that new stages and datasets keep working."""
-    if not os.path.exists(path):
-        return None
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            counts = [0, 0]
-
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == "done":
-                    v = obj[()]
-                    counts[0] += int((v != 0).sum())
-                    counts[1] += int(v.size)
-            f.visititems(visit)
-            return tuple(counts) if counts[1] else None
-    except (OSError, KeyError, ValueError):
-        return None  # being created, or read at an unlucky instant: ask again
 
 
 def partial(state):

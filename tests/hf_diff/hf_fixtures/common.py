@@ -8,24 +8,12 @@ import os
 import sys
 
 
-# The venv's torchaudio may be built for another torch/CUDA and raise at import. transformers
-# only needs it to load audio files, so hide a broken one (find_spec() returns None for a
-# sys.modules entry of None, so transformers treats it as not installed).
-try:  # noqa: SIM105
-    import torchaudio  # noqa: F401
-except Exception:  # pragma: no cover - depends on the environment
-    for _k in [k for k in sys.modules if k == "torchaudio" or k.startswith("torchaudio.")]:
-        del sys.modules[_k]
-    sys.modules["torchaudio"] = None
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/hf_diff
 
 sys.path.insert(0, os.path.join(HERE, ".."))
 import oracle_deps  # noqa: E402
+
+oracle_deps.prepare_transformers_import()  # before transformers: a broken torchaudio hidden
 
 oracle_deps.require("torch", "safetensors", "tokenizers", "transformers", test="hf_diff")
 import torch  # noqa: E402
