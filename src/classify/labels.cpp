@@ -78,7 +78,8 @@ Labels Labels::parse_csv(const std::string& text, const std::string& source) {
                        "quote display names that contain commas");
     const std::string expected = std::to_string(labels.size());
     if (f[0] != expected)
-      throw InputError(source, where, "index is `" + f[0] + "`, expected " + expected,
+      throw InputError(source, where,
+                       "index is `" + printable(f[0], 40) + "`, expected " + expected,
                        "rows must be numbered 0, 1, 2, ... in output order");
     if (f[2].empty()) throw InputError(source, where, "empty display_name");
     labels.push_back({f[1], f[2]});

@@ -64,6 +64,16 @@ TEST(Labels, ErrorsNameTheFileAndLine) {
   EXPECT_THROW(Labels::load_csv("/nonexistent/labels.csv"), InputError);
 }
 
+// Found by fuzz_labels_csv in CI: a 5000-byte index field made a 5 kB error line.
+TEST(Labels, AHugeBadIndexIsCutInTheMessage) {
+  const std::string msg =
+      error_of("index,mid,display_name\n\"" + std::string(5000, '7') + "\n\",/m/a,A\n");
+  EXPECT_LT(msg.size(), 300u) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+  EXPECT_NE(msg.find("t.csv: line 2: index is `7777"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("...`, expected 0"), std::string::npos) << msg;
+}
+
 TEST(Labels, IndexOfNamesTheAskingField) {
   const auto l = Labels::parse_csv("index,mid,display_name\n0,/m/a,A\n", "t.csv");
   EXPECT_EQ(l.index_of("A", "job.toml", "concepts.x.label"), 0);
