@@ -14,9 +14,18 @@
 namespace mg::sweep {
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<bool> g_stop_for_error{false};
 
 namespace {
-extern "C" void on_stop_signal(int) { g_stop_requested.store(true); }
+extern "C" void on_stop_signal(int sig) {
+  // A second Ctrl-C means "now": die as SIGINT does (the journal keeps what was put).
+  if (sig == SIGINT && g_stop_requested.load()) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+    return;
+  }
+  g_stop_requested.store(true);
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -34,12 +43,17 @@ void install_stop_handlers(bool coordinator) {
   const auto handler = coordinator ? on_stop_signal : SIG_IGN;
   std::signal(SIGTERM, handler);
   std::signal(SIGUSR1, handler);
+  std::signal(SIGINT, handler);
 }
 
-Coordinator::Coordinator(const Plan& plan, Store& store, CoordinatorLink& link)
-    : plan_(plan), store_(store), link_(link) {
+Coordinator::Coordinator(const Plan& plan, Store& store, CoordinatorLink& link,
+                         std::vector<std::string> hosts)
+    : plan_(plan), store_(store), link_(link), hosts_(std::move(hosts)) {
   outstanding_.assign(static_cast<size_t>(link.workers()), -1);
   stopped_.assign(static_cast<size_t>(link.workers()), false);
+  assigned_at_.assign(static_cast<size_t>(link.workers()), 0.0);
+  last_heard_.assign(static_cast<size_t>(link.workers()), 0.0);
+  stalled_.assign(static_cast<size_t>(link.workers()), false);
   worker_means_.resize(static_cast<size_t>(link.workers()));
   concept_.resize(static_cast<size_t>(plan.C));
   means_ready_.assign(static_cast<size_t>(plan.C), false);
@@ -125,6 +139,12 @@ bool Coordinator::eligible(const Batch& b) const {
 }
 
 int64_t Coordinator::next_batch() {
+  // Batches taken back from stalled workers first (they were eligible when first sent).
+  while (!retry_.empty()) {
+    const int64_t b = retry_.front();
+    retry_.pop_front();
+    if (!batch_done_[b]) return b;
+  }
   // Batches are dispatched in plan order; a batch whose means are not ready
   // blocks the cursor (only the tail of the baselines can be in flight then).
   while (cursor_ < plan_.batches.size()) {
@@ -144,7 +164,7 @@ void Coordinator::assign(int w) {
   const bool draining = g_stop_requested.load();
   const int64_t b = draining ? -1 : next_batch();
   if (b < 0) {
-    const bool work_left = !draining && (cursor_ < plan_.batches.size() ||
+    const bool work_left = !draining && (cursor_ < plan_.batches.size() || !retry_.empty() ||
                                          std::any_of(outstanding_.begin(), outstanding_.end(),
                                                      [](int64_t o) { return o >= 0; }));
     if (work_left) {
@@ -173,15 +193,21 @@ void Coordinator::assign(int w) {
     }
   }
   outstanding_[w] = b;
+  assigned_at_[w] = now_s();
   std::vector<uint8_t> bytes = encode_task(task);
   bytes_out_ += bytes.size();
   link_.send(w, Tag::Task, std::move(bytes));
 }
 
 void Coordinator::ingest(int w, const BatchResult& r) {
-  const int64_t bi = outstanding_[w];
+  // A worker taken for stalled may still answer: its result is for the batch it was given
+  // (r.batch), which another worker may have finished meanwhile. Results are deterministic,
+  // so whichever copy arrives first is kept and the other dropped (twice would double a
+  // concept's sums).
+  const int64_t bi = outstanding_[w] >= 0 ? outstanding_[w] : r.batch;
+  if (outstanding_[w] >= 0) longest_batch_ = std::max(longest_batch_, now_s() - assigned_at_[w]);
   outstanding_[w] = -1;
-  if (bi < 0) return;
+  if (bi < 0 || bi >= static_cast<int64_t>(plan_.batches.size()) || batch_done_[bi]) return;
   const Batch& b = plan_.batches[bi];
   const int s = static_cast<int>(b.stage);
   stage_seconds_[s] += r.seconds;
@@ -395,20 +421,73 @@ void Coordinator::progress(bool force) {
   std::fprintf(stderr, "run: %s\n", line.c_str());
 }
 
+std::string Coordinator::worker_name(int w) const {
+  std::string s = "rank " + std::to_string(w);
+  if (w < static_cast<int>(hosts_.size()) && !hosts_[w].empty()) s += " on " + hosts_[w];
+  return s;
+}
+
+double Coordinator::stall_bound() const {
+  if (plan_.spec.stall_seconds > 0) return plan_.spec.stall_seconds;
+  // Derived: ten times the longest batch seen (a batch's time varies with the stage and the
+  // load of the node, not tenfold), at least a minute; half an hour until one is measured
+  // (the first batch of a rank includes its warm-up).
+  return longest_batch_ > 0 ? std::max(60.0, 10.0 * longest_batch_) : 1800.0;
+}
+
+void Coordinator::check_stalls() {
+  // A working worker is heard from when its batch is done, an idle one every few ms (it is
+  // told to wait and asks again): silence past the bound is a stall either way.
+  const double t = now_s(), bound = stall_bound();
+  for (int w = 0; w < link_.workers(); ++w) {
+    if (stalled_[w] || stopped_[w] || t - last_heard_[w] <= bound) continue;
+    stalled_[w] = true;
+    const int64_t b = outstanding_[w];
+    outstanding_[w] = -1;
+    std::string what = "it held no batch";
+    if (b >= 0) {
+      retry_.push_back(b);
+      what = "its batch " + std::to_string(b) + " goes to another rank";
+    }
+    std::fprintf(stderr,
+                 "run: %s has not answered for %.0f s (stall bound %.0f s, job key "
+                 "stall_seconds): %s\n",
+                 worker_name(w).c_str(), t - last_heard_[w], bound, what.c_str());
+  }
+}
+
+std::vector<int> Coordinator::stalled_workers() const {
+  std::vector<int> v;
+  for (int w = 0; w < link_.workers(); ++w)
+    if (stalled_[w]) v.push_back(w);
+  return v;
+}
+
 int Coordinator::run() {
   start_ = last_checkpoint_ = last_progress_ = now_s();
+  std::fill(last_heard_.begin(), last_heard_.end(), start_);
   const double every = plan_.spec.checkpoint_seconds;
-  int active = link_.workers();
+  // Workers still expected to ask for work: neither stopped nor stalled.
+  auto active = [&] {
+    int n = 0;
+    for (int w = 0; w < link_.workers(); ++w) n += !stopped_[w] && !stalled_[w];
+    return n;
+  };
   Message m;
-  while (active > 0) {
+  while (active() > 0) {
     bool any = false;
     while (link_.poll(&m)) {
       any = true;
       bytes_in_ += m.data.size();
+      last_heard_[m.peer] = now_s();
+      if (stalled_[m.peer]) {
+        stalled_[m.peer] = false;
+        std::fprintf(stderr, "run: %s answered again\n", worker_name(m.peer).c_str());
+      }
       if (!m.data.empty()) ingest(m.peer, decode_result(m.data));
       assign(m.peer);
-      if (stopped_[m.peer]) --active;
     }
+    check_stalls();
     if (now_s() - last_checkpoint_ > every) checkpoint();
     progress(false);
     if (!any) std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -430,6 +509,21 @@ int Coordinator::run() {
                static_cast<long long>(items), elapsed, link_.workers(),
                items / std::max(elapsed, 1e-9), items ? double(bytes_in_) / items : 0.0,
                items ? double(bytes_out_) / items : 0.0);
+  const std::vector<int> stalled = stalled_workers();
+  if (!stalled.empty()) {
+    std::string who;
+    for (int w : stalled) who += (who.empty() ? "" : ", ") + worker_name(w);
+    std::fprintf(stderr,
+                 "run: stalled: %s never answered again; %s checkpointed -- exiting with %d so "
+                 "that the job is requeued (run the same command to resume)\n",
+                 who.c_str(), complete ? "the store is complete and" : "what was done is",
+                 kExitPreempted);
+    return kExitPreempted;
+  }
+  if (!complete && stopped && g_stop_for_error.load()) {
+    std::fprintf(stderr, "run: stopped after an error; what was done is checkpointed\n");
+    return 1;
+  }
   if (!complete && stopped) {
     std::fprintf(stderr,
                  "run: stopped by signal; checkpointed -- run the same command to resume\n");

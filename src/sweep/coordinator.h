@@ -7,8 +7,10 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "sweep/plan.h"
@@ -17,20 +19,29 @@
 
 namespace mg::sweep {
 
-// Exit status of `mgsweep run` after SIGTERM/SIGUSR1: the batch in hand was
-// finished and checkpointed; run the same command again to resume.
+// Exit status of `mgsweep run` after SIGTERM/SIGUSR1/SIGINT, or after a worker stalled: what
+// was done is checkpointed; run the same command again to resume (the sbatch script requeues).
 constexpr int kExitPreempted = 75;
 
-// Set by the signal handler; checked by the coordinator loop.
+// Set by the signal handler (or by a failing local worker); checked by the coordinator loop.
 extern std::atomic<bool> g_stop_requested;
+// Set with g_stop_requested when the stop is due to an error, not a signal: the run then ends
+// with that error, not with "stopped by signal".
+extern std::atomic<bool> g_stop_for_error;
+// SIGTERM, SIGUSR1 and SIGINT (a second SIGINT kills at once). Worker ranks ignore them.
 void install_stop_handlers(bool coordinator);
 
 class Coordinator {
  public:
-  Coordinator(const Plan& plan, Store& store, CoordinatorLink& link);
-  // Runs until every batch is done (returns 0) or a stop was requested (returns
-  // kExitPreempted after a checkpoint).
+  // `hosts`: each worker's host name, for messages (may be empty).
+  Coordinator(const Plan& plan, Store& store, CoordinatorLink& link,
+              std::vector<std::string> hosts = {});
+  // Runs until every batch is done (returns 0), a stop was requested (returns kExitPreempted
+  // after a checkpoint; 1 when the stop was for an error), or the only workers left have
+  // stalled (kExitPreempted after a checkpoint; stalled_workers() says which).
   int run();
+  // Workers that had not answered within the stall bound when run() returned.
+  std::vector<int> stalled_workers() const;
 
  private:
   struct ConceptBaseline {
@@ -55,6 +66,11 @@ class Coordinator {
   void load_concept(int64_t c);  // resume: means and baseline logits from the store
   void checkpoint();
   void progress(bool force);
+  // A worker that has held its batch past stall_bound() is marked stalled and its batch is
+  // queued for another worker; one that answers again is taken back.
+  void check_stalls();
+  double stall_bound() const;
+  std::string worker_name(int w) const;
   size_t site_offset(int64_t mean_index) const;  // in a flat [sites, steps, width] array
 
   const Plan& plan_;
@@ -63,6 +79,12 @@ class Coordinator {
   std::vector<uint8_t> batch_done_;
   std::vector<int64_t> outstanding_;  // per worker: batch index or -1
   std::vector<bool> stopped_;
+  std::vector<std::string> hosts_;
+  std::vector<double> assigned_at_;  // per worker: when its outstanding batch was sent
+  std::vector<double> last_heard_;   // per worker: its last message (an idle one asks often)
+  std::vector<bool> stalled_;
+  std::deque<int64_t> retry_;  // batches taken from stalled workers, dispatched first
+  double longest_batch_ = 0;   // wall seconds, assignment to result, of any batch so far
   std::vector<std::set<std::pair<int64_t, int64_t>>> worker_means_;
   size_t cursor_ = 0;
   std::vector<ConceptBaseline> concept_;

@@ -5,8 +5,11 @@
 #include <torch/version.h>  // TORCH_VERSION (csrc/api/include)
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -87,17 +90,30 @@ std::map<std::string, std::string> run_metadata(const MpiSession& mpi, const std
           {"created_with_classifier", classifier}};
 }
 
-std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
-                                      const std::map<std::string, std::string>& meta) {
-  if (!Store::exists(spec.store)) {
-    fs::path dir = fs::path(spec.store).parent_path();
-    if (!dir.empty()) fs::create_directories(dir);
-    std::fprintf(stderr, "run: creating %s\n", spec.store.c_str());
-    StoreLayout layout = plan.layout();
-    layout.attributes.insert(meta.begin(), meta.end());
-    return Store::create(spec.store, layout);
+// Whether any item of the store is done (journal included): a store without one holds nothing
+// a researcher could lose, e.g. the one left by a run that failed on its first batch.
+bool holds_results(const Store& store) {
+  for (const std::string& d : store.datasets()) {
+    if (d.size() < 5 || d.compare(d.size() - 5, 5, "/done") != 0) continue;
+    const auto done = store.read_all<uint8_t>(d);
+    if (std::any_of(done.begin(), done.end(), [](uint8_t v) { return v != 0; })) return true;
   }
-  auto store = Store::open(spec.store);
+  return false;
+}
+
+// Removes a store that holds no result (see holds_results), so that a corrected job can
+// start afresh on its path; `why` says what was wrong with it.
+void replace_empty_store(std::unique_ptr<Store> store, const std::string& why) {
+  const std::string path = store->path();
+  store.reset();  // closes the files and the writer's lock
+  std::fprintf(stderr, "run: replacing %s: %s, and it holds no completed item\n", path.c_str(),
+               why.c_str());
+  fs::remove(Store::journal_path(path));
+  fs::remove(path);
+}
+
+// The checks of a resume: the store's schema and the job it was made from.
+std::unique_ptr<Store> resume_store(std::unique_ptr<Store> store, const JobSpec& spec) {
   require_current_schema(*store, "resume");
   if (!store->has_attribute("spec_hash") || store->attribute("spec_hash") != spec.result_hash()) {
     std::string diff;
@@ -114,6 +130,25 @@ std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
   return store;
 }
 
+std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
+                                      const std::map<std::string, std::string>& meta) {
+  if (Store::exists(spec.store)) {
+    auto store = Store::open(spec.store);
+    const bool same_job =
+        store->has_attribute("spec_hash") && store->attribute("spec_hash") == spec.result_hash();
+    if (same_job || holds_results(*store)) return resume_store(std::move(store), spec);
+    replace_empty_store(std::move(store), "it was made from a job whose results differ");
+  }
+  {
+    fs::path dir = fs::path(spec.store).parent_path();
+    if (!dir.empty()) fs::create_directories(dir);
+    std::fprintf(stderr, "run: creating %s\n", spec.store.c_str());
+    StoreLayout layout = plan.layout();
+    layout.attributes.insert(meta.begin(), meta.end());
+    return Store::create(spec.store, layout);
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -128,7 +163,8 @@ int run_job(const RunArgs& args, int* argc, char*** argv) {
     return run_ranks(args, mpi);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mgsweep: error (rank %d): %s\n", mpi.rank(), e.what());
-    mpi.abort(2);
+    std::fflush(stderr);
+    mpi.abort(dynamic_cast<const mg::InputError*>(&e) ? 2 : 1);
     return 2;
   }
 }
@@ -164,6 +200,8 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
     exec = std::make_unique<ModelExecutor>(plan, *model, *classifier);
   }
 
+  // Collective, so every rank is past its model load here; rank 0 names ranks by host.
+  const std::vector<std::string> hosts = mpi.gather_host_names();
   install_stop_handlers(/*coordinator=*/mpi.rank() == 0);
   if (mpi.rank() != 0) {
     WorkerLink link(nullptr);
@@ -179,22 +217,65 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
   LocalPipe pipe;
   CoordinatorLink link(&pipe, mpi.size());
   std::exception_ptr worker_error;
+  std::atomic<bool> local_finished{false};
   std::thread local([&] {
     try {
       WorkerLink wl(&pipe);
       worker_loop(wl, plan, *exec, 0);
     } catch (...) {
       worker_error = std::current_exception();
+      g_stop_for_error.store(true);
       g_stop_requested.store(true);
       // Tell the coordinator this worker is gone so that it can drain and stop.
       pipe.to_coordinator(Message{0, Tag::Request, {}});
     }
+    local_finished.store(true);
   });
-  Coordinator coord(plan, *store, link);
-  const int rc = coord.run();
+
+  int rc = 1;
+  std::exception_ptr coordinator_error;
+  std::vector<int> stalled;
+  try {
+    Coordinator coord(plan, *store, link, hosts);
+    rc = coord.run();
+    stalled = coord.stalled_workers();
+    store->close();
+  } catch (...) {
+    coordinator_error = std::current_exception();
+  }
+  const bool local_stalled = std::find(stalled.begin(), stalled.end(), 0) != stalled.end();
+  if (coordinator_error && !local_stalled) {
+    // The local worker may be waiting for an answer: stop it (it finishes the batch in
+    // hand first, for at most a minute).
+    pipe.to_worker(Message{0, Tag::Stop, {}});
+    for (int i = 0; i < 600 && !local_finished.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (local_stalled || !local_finished.load()) {
+    // A thread that does not end cannot be joined, and a stalled rank cannot take part in
+    // MPI_Finalize: end the process here. The store was closed above; the journal holds any
+    // record not yet checkpointed (what the kernel has was written, process exit loses none).
+    int code = rc;
+    if (coordinator_error) {
+      try {
+        std::rethrow_exception(coordinator_error);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "mgsweep: error: %s\n", e.what());
+        code = dynamic_cast<const mg::InputError*>(&e) ? 2 : 1;
+      }
+    }
+    std::fflush(stderr);
+    if (mpi.size() > 1) mpi.abort(code);
+    std::_Exit(code);
+  }
   local.join();
-  store->close();
+  if (coordinator_error) std::rethrow_exception(coordinator_error);
   if (worker_error) std::rethrow_exception(worker_error);
+  if (!stalled.empty() && mpi.size() > 1) {
+    // A remote rank that stalled would hold up MPI_Finalize forever.
+    std::fflush(stderr);
+    mpi.abort(rc);
+  }
   return rc;
 }
 }  // namespace

@@ -13,8 +13,8 @@
 // labels are relative to the file that names them.
 //
 // The keys (defaults: the member initializers below; jobs/ and configs/ show them in use):
-//   name, model, store, batch_size, checkpoint_seconds, concepts = [names], labels, num_labels
-//   [classifier]    kind = "demo" | "torchscript", path,
+//   name, model, store, batch_size, checkpoint_seconds, stall_seconds, concepts = [names], labels,
+//   num_labels [classifier]    kind = "demo" | "torchscript", path,
 //                   fit_length = "exact" | "pad" | "crop" | "pad_or_crop"
 //   [generation]    duration (s) | frames, top_k, temperature, guidance, seed, greedy, dtype,
 //                   device, shared_noise
@@ -151,6 +151,9 @@ struct JobSpec {
 
   int64_t batch_size = 16;
   double checkpoint_seconds = 300;
+  // A worker that has not answered for this long is declared stalled: its batch goes to another
+  // rank (coordinator.cpp). 0: derived from the measured batch times (see stall_bound()).
+  double stall_seconds = 0;
 
   bool model_checked = false;  // validate_against_model ran
   int64_t model_layers = 0;    // ... and found these

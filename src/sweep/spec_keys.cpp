@@ -38,8 +38,8 @@ enum class KeyKind { Unknown, Table, Leaf };
 const std::vector<std::pair<std::string, std::vector<std::string>>>& schema_tables() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> t = {
       {"",
-       {"name", "model", "store", "batch_size", "checkpoint_seconds", "concepts", "labels",
-        "num_labels"}},
+       {"name", "model", "store", "batch_size", "checkpoint_seconds", "stall_seconds", "concepts",
+        "labels", "num_labels"}},
       {"classifier", {"kind", "path", "fit_length"}},
       {"generation",
        {"duration", "frames", "top_k", "temperature", "guidance", "seed", "greedy", "dtype",

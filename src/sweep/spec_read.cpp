@@ -446,6 +446,9 @@ JobSpec build(const Loader& loader, const std::string& root, const std::string& 
   if (s.batch_size < 1) r.fail("batch_size", "must be at least 1");
   s.checkpoint_seconds = r.number("checkpoint_seconds", 300);
   if (s.checkpoint_seconds <= 0) r.fail("checkpoint_seconds", "must be positive");
+  s.stall_seconds = r.number("stall_seconds", 0);
+  if (!(s.stall_seconds >= 0) || !std::isfinite(s.stall_seconds))
+    r.fail("stall_seconds", "must be 0 (derived from the measured batch times) or positive");
 
   const LabelSet ls = read_labels(r, loader.files());
   s.labels_path = ls.path;

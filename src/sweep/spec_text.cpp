@@ -205,6 +205,7 @@ std::string JobSpec::to_toml() const {
   o << "store = " << quote(store) << "\n";
   o << "batch_size = " << batch_size << "\n";
   o << "checkpoint_seconds = " << toml_double(checkpoint_seconds) << "\n";
+  if (stall_seconds > 0) o << "stall_seconds = " << toml_double(stall_seconds) << "\n";
   o << "num_labels = " << num_labels << "\n";
   o << "concepts = " << str_list(concept_names(*this)) << "\n";
 

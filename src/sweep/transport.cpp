@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace mg::sweep {
@@ -110,6 +111,22 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 
 MpiSession::~MpiSession() {
   if (finalize_) MPI_Finalize();
+}
+
+std::vector<std::string> MpiSession::gather_host_names() const {
+  char name[MPI_MAX_PROCESSOR_NAME] = {0};
+  int len = 0;
+  MPI_Get_processor_name(name, &len);
+  std::vector<char> all(rank_ == 0 ? static_cast<size_t>(size_) * MPI_MAX_PROCESSOR_NAME : 1);
+  MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR,
+             0, MPI_COMM_WORLD);
+  std::vector<std::string> out;
+  if (rank_ != 0) return out;
+  for (int r = 0; r < size_; ++r) {
+    const char* p = all.data() + static_cast<size_t>(r) * MPI_MAX_PROCESSOR_NAME;
+    out.emplace_back(p, strnlen(p, MPI_MAX_PROCESSOR_NAME));
+  }
+  return out;
 }
 
 void MpiSession::abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }

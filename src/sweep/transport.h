@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "sweep/messages.h"
@@ -67,6 +68,8 @@ class MpiSession {
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
+  // Collective: every rank's host name, on rank 0 (other ranks get an empty vector).
+  std::vector<std::string> gather_host_names() const;
   void abort(int code);
 
  private:

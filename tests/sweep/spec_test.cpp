@@ -240,13 +240,16 @@ TEST(Spec, CanonicalAndHash) {
   EXPECT_EQ(a.canonical().find("batch_size"), std::string::npos);
   EXPECT_EQ(a.canonical().find("results/demo.h5"), std::string::npos);
 
-  // Not results: batch size, store, device, checkpoint interval, name, cluster.
+  // Not results: batch size, store, device, checkpoint interval, stall bound, name, cluster.
   const JobSpec same =
       demo_with("same",
                 "name = \"other\"\nstore = \"x.h5\"\nbatch_size = 3\ncheckpoint_seconds = 5\n"
+                "stall_seconds = 7\n"
                 "[generation]\ndevice = \"cuda\"\n[slurm]\npartition = \"p\"\n");
   EXPECT_EQ(same.result_hash(), a.result_hash());
   EXPECT_TRUE(JobSpec::result_differences(a, same).empty());
+  EXPECT_EQ(same.stall_seconds, 7);
+  EXPECT_EQ(a.stall_seconds, 0);  // derived from the measured batch times
   // frames = 50 (overriding the included duration) is duration = 1.0.
   const JobSpec frames = demo_with("frames", "[generation]\nframes = 50\n");
   EXPECT_FALSE(frames.generation.from_duration);
@@ -405,6 +408,9 @@ TEST(SpecErrors, Misc) {
   auto err = [](const std::string& name, const std::string& text) {
     return error_of([&] { demo_with(name, text); });
   };
+  EXPECT_CONTAINS(err("stall", "stall_seconds = -1\n"),
+                  "line 2: stall_seconds: must be 0 (derived from the measured batch times) or "
+                  "positive");
   EXPECT_CONTAINS(err("both", "[generation]\nframes = 50\nduration = 2.0\n"),
                   "line 3: generation.frames: both duration and frames are given");
   EXPECT_CONTAINS(err("extremes_alone", "[interventions]\nenabled = false\n"),
