@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "classify/resample.h"
+#include "musicgen/row_parallel.h"
 
 namespace mg {
 
@@ -43,9 +44,13 @@ void Classifier::set_max_batch(int64_t rows) {
 at::Tensor Classifier::prepare(const at::Tensor& audio, int64_t audio_rate) {
   auto x = audio.to(device(), at::kFloat);
   if (audio_rate != sample_rate()) {
-    auto& r = resamplers_[audio_rate];
-    if (!r) r = std::make_shared<Resampler>(audio_rate, sample_rate());
-    x = (*r)(x);
+    // find, not operator[]: rows are prepared on several threads once the first has made
+    // the resampler (classify), and only find is safe to share.
+    auto it = resamplers_.find(audio_rate);
+    if (it == resamplers_.end())
+      it = resamplers_.emplace(audio_rate, std::make_shared<Resampler>(audio_rate, sample_rate()))
+               .first;
+    x = (*it->second)(x);
   }
   if (x.size(-1) != input_samples() && !warned_length_) {
     // Zero padding and cropping both change the scores compared with running the model on
@@ -80,6 +85,17 @@ at::Tensor Classifier::classify(const at::Tensor& audio, int64_t audio_rate) {
   // updates and autograd use in the caller's code.
   auto out = at::empty({rows, num_classes()}, at::kFloat);
   c10::InferenceMode guard;
+  if (rows_alone_ && device().is_cpu() && rows > 0) {
+    // Each clip alone on one thread (row_parallel.h): the same logits whatever the thread
+    // count or the clips beside it. The first clip is prepared here, serially: that makes the
+    // resampler and says the padding note, the state the workers then only read.
+    prepare(mono.narrow(0, 0, 1), audio_rate);
+    out.copy_(for_each_row(
+        rows, device(),
+        [&](int64_t i) { return run_chunk(prepare(mono.narrow(0, i, 1), audio_rate)); },
+        [&] { return run_chunk(prepare(mono, audio_rate)); }));
+    return out;
+  }
   for (int64_t start = 0; start < rows;) {
     const int64_t n = std::min(max_batch_, rows - start);
     try {

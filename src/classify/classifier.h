@@ -49,6 +49,13 @@ class Classifier {
   int64_t max_batch() const { return max_batch_; }
   void set_max_batch(int64_t rows);
 
+  // On the CPU (default: true) every row is classified alone, rows spread over the threads
+  // (musicgen/row_parallel.h): the logits are then the same whatever the thread count, and
+  // forward() must be safe to call from several threads at once (ATen ops and TorchScript
+  // modules are). false: chunks of max_batch() rows on every device, as on CUDA.
+  bool rows_alone() const { return rows_alone_; }
+  void set_rows_alone(bool on) { rows_alone_ = on; }
+
  protected:
   Classifier() = default;
   // One chunk: float32 [rows, input_samples()] at sample_rate() on device() ->
@@ -60,6 +67,7 @@ class Classifier {
   at::Tensor run_chunk(const at::Tensor& audio);
 
   int64_t max_batch_ = 16;
+  bool rows_alone_ = true;
   std::map<int64_t, std::shared_ptr<const Resampler>> resamplers_;  // by input rate
   bool warned_length_ = false;
 };

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "musicgen/errors.h"
+#include "musicgen/row_parallel.h"
 
 namespace mg {
 namespace {
@@ -319,7 +320,11 @@ at::Tensor EncodecDecoder::decode_from_latent(const at::Tensor& latent) const {
 }
 
 at::Tensor EncodecDecoder::decode(const at::Tensor& codes) const {
-  return decode_from_latent(decode_latent(codes));
+  if (codes.dim() != 3) return decode_latent(codes);  // its message names the shape
+  return for_each_row(
+      codes.size(0), options_.device(),
+      [&](int64_t i) { return decode_from_latent(decode_latent(codes.narrow(0, i, 1))); },
+      [&] { return decode_from_latent(decode_latent(codes)); });
 }
 
 }  // namespace mg

@@ -31,7 +31,8 @@ class EncodecDecoder {
   // codes [B, K, T] integer in [0, codebook_size), K <= num_codebooks(); any device.
   // -> sum of the K codebook embeddings [B, codebook_dim, T] (options' dtype/device).
   at::Tensor decode_latent(const at::Tensor& codes) const;
-  // -> [B, audio_channels, T * hop_length] (options' dtype/device).
+  // -> [B, audio_channels, T * hop_length] (options' dtype/device). On CPU each row is
+  // decoded alone on one thread (row_parallel.h): the same bits whatever the thread count.
   at::Tensor decode(const at::Tensor& codes) const;
   // The SEANet decoder alone: latent [B, hidden_size, T] -> audio.
   at::Tensor decode_from_latent(const at::Tensor& latent) const;

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+
+#include "musicgen/row_parallel.h"
 
 namespace mg {
 
@@ -79,7 +82,16 @@ at::Tensor T5Encoder::position_bias(int64_t len) const {
   return at::embedding(relative_bias_, buckets).permute({2, 0, 1}).unsqueeze(0);
 }
 
-at::Tensor T5Encoder::forward(const at::Tensor& ids_in, const at::Tensor& mask_in) const {
+at::Tensor T5Encoder::forward(const at::Tensor& ids, const at::Tensor& mask) const {
+  if (ids.dim() != 2 || mask.sizes() != ids.sizes())
+    throw std::invalid_argument("T5Encoder: ids and mask must both be [B, L]");
+  return for_each_row(
+      ids.size(0), embed_.device(),
+      [&](int64_t i) { return forward_batch(ids.narrow(0, i, 1), mask.narrow(0, i, 1)); },
+      [&] { return forward_batch(ids, mask); });
+}
+
+at::Tensor T5Encoder::forward_batch(const at::Tensor& ids_in, const at::Tensor& mask_in) const {
   const at::Device dev = embed_.device();
   at::Tensor ids = ids_in.to(dev, at::kLong);
   at::Tensor mask = mask_in.to(dev, at::kFloat);

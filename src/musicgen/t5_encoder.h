@@ -16,10 +16,13 @@ class T5Encoder {
  public:
   T5Encoder(const T5Config& cfg, const Weights& w, at::Device device,
             const std::string& prefix = "text_encoder.");
-  // ids, mask: [B, L] int64 (mask 1 = real token). Returns [B, L, d_model] float32.
+  // ids, mask: [B, L] int64 (mask 1 = real token). Returns [B, L, d_model] float32. On CPU
+  // each row is encoded alone on one thread (row_parallel.h): the same bits whatever the
+  // thread count.
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) const;
 
  private:
+  at::Tensor forward_batch(const at::Tensor& ids, const at::Tensor& mask) const;
   struct Block {
     at::Tensor ln_attn, q, k, v, o;  // q/k/v [inner, d_model], o [d_model, inner]
     at::Tensor ln_ff, wi, wi_1, wo;  // wi_1 only for gated FFNs

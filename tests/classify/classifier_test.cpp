@@ -1,10 +1,14 @@
 // The shared part of classify(): input checks, resampling, padding/cropping, chunking.
 #include "classify/classifier.h"
 
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <vector>
+
+#include "classify/demo_classifier.h"
 
 namespace mg {
 namespace {
@@ -30,7 +34,10 @@ class Probe final : public Classifier {
     EXPECT_TRUE(audio.is_contiguous());
     if (audio.size(0) > oom_above)
       TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory (simulated)");
-    chunks.push_back(audio.size(0));
+    {
+      std::lock_guard<std::mutex> g(mu_);  // rows alone: forward runs on several threads
+      chunks.push_back(audio.size(0));
+    }
     auto out =
         at::zeros({audio.size(0), wrong_classes ? wrong_classes : num_classes()}, at::kDouble);
     out.select(1, 0).copy_(audio.sum(1));
@@ -44,6 +51,7 @@ class Probe final : public Classifier {
  private:
   int64_t rate_, samples_;
   Labels labels_;
+  std::mutex mu_;
 };
 
 TEST(FitLength, PadsAtTheEndAndCropsTheStart) {
@@ -56,6 +64,7 @@ TEST(FitLength, PadsAtTheEndAndCropsTheStart) {
 
 TEST(Classifier, ChunksRowsAndKeepsTheirOrder) {
   Probe p(8000, 10);
+  p.set_rows_alone(false);
   p.set_max_batch(4);
   auto audio = at::arange(10, at::kFloat).unsqueeze(1).expand({10, 10}).contiguous();
   auto logits = p.classify(audio, 8000);
@@ -66,6 +75,35 @@ TEST(Classifier, ChunksRowsAndKeepsTheirOrder) {
   // An ordinary tensor for the caller, not an inference tensor (those reject in-place ops).
   EXPECT_FALSE(logits.is_inference());
   EXPECT_NO_THROW(logits.add_(1));
+}
+
+TEST(Classifier, OnTheCpuEveryRowIsClassifiedAlone) {
+  Probe p(8000, 10);
+  auto audio = at::arange(10, at::kFloat).unsqueeze(1).expand({10, 10}).contiguous();
+  auto logits = p.classify(audio, 8000);
+  EXPECT_EQ(p.chunks, std::vector<int64_t>(10, 1));
+  for (int64_t r = 0; r < 10; ++r) EXPECT_EQ(logits[r][0].item<float>(), 10.f * r);
+  EXPECT_FALSE(logits.is_inference());
+}
+
+// The store must not mix numerics when a resume or another rank runs with another --threads.
+// (In chunks, the demo classifier's 2-thread logits differ from 1-thread ones in their last
+// bits: its STFT, mel GEMM and time pooling split their work by thread count.)
+TEST(Classifier, LogitsDoNotDependOnTheThreadCount) {
+  const int before = at::get_num_threads();
+  DemoOptions o;
+  DemoClassifier c(Labels{}, o);
+  auto audio = at::randn({6, o.input_samples}, at::TensorOptions().dtype(at::kFloat)) * 0.1;
+  at::Tensor by_threads[3];
+  for (int t : {1, 2}) {
+    at::set_num_threads(t);
+    by_threads[t] = c.classify(audio, o.sample_rate);
+  }
+  at::set_num_threads(before);
+  EXPECT_TRUE(at::equal(by_threads[1], by_threads[2]));
+  // ... and a row's logits do not depend on the rows beside it.
+  EXPECT_TRUE(
+      at::equal(c.classify(audio.narrow(0, 3, 1), o.sample_rate), by_threads[1][3].unsqueeze(0)));
 }
 
 TEST(Classifier, PadsShortClipsAndCropsLongOnes) {
@@ -89,6 +127,7 @@ TEST(Classifier, ResamplesToItsOwnRate) {
 
 TEST(Classifier, HalvesTheChunkOnOutOfMemory) {
   Probe p(8000, 3);
+  p.set_rows_alone(false);
   p.set_max_batch(8);
   p.oom_above = 3;
   auto logits = p.classify(at::ones({7, 3}), 8000);

@@ -22,6 +22,8 @@ CASE:
             does), not to mpirun
   respec    resuming with a spec that changes results is refused, naming the key;
             a corrupt store is reported and left untouched
+  threads   `--threads 2`, and a run stopped at 1 thread resumed at 2: both stores equal the
+            1-thread reference bit for bit (results do not depend on the thread count)
 
 The kill instants are drawn from a fresh seed on every run, printed at the start; set
 MGSWEEP_KILL_SEED to that number to draw the same instants again.
@@ -322,7 +324,33 @@ def case_respec(args):
     check(open(bad, "rb").read() == before, "... and left untouched")
 
 
-CASES = ["ranks", "kill", "kill_np3", "sigterm", "sigusr1", "respec"]
+def case_threads(args):
+    ref = reference(args)
+    out = os.path.join(args.scratch, "threads2.h5")
+    fresh(out)
+    job = write_job(args.scratch, out)
+    r = run([args.mgsweep, "run", job, "--threads", "2"])
+    check(r.returncode == 0, "a run with --threads 2 completes")
+    check(same(ref, out), "... and equals the 1-thread store bit for bit")
+    # Stopped at 1 thread, resumed at 2.
+    out = os.path.join(args.scratch, "threads1to2.h5")
+    fresh(out)
+    job = write_job(args.scratch, out)
+    p = subprocess.Popen([args.mgsweep, "run", job, "--threads", "1"], env=ENV,
+                         start_new_session=True)
+    if not check(wait_for_progress(p, out), "the 1-thread run was going when stopped"):
+        p.kill()
+        p.wait()
+        return
+    p.send_signal(signal.SIGTERM)
+    check(p.wait() == EXIT_PREEMPTED, "it stopped with 75")
+    check(partial(progress(out)), f"... leaving a partial store: {progress(out)}")
+    r = run([args.mgsweep, "run", job, "--threads", "2"])
+    check(r.returncode == 0, "the resume with --threads 2 completes")
+    check(same(ref, out), "... and the store equals the 1-thread reference")
+
+
+CASES = ["ranks", "kill", "kill_np3", "sigterm", "sigusr1", "respec", "threads"]
 
 
 def main():
