@@ -1,6 +1,9 @@
 // Generation speed: frames per second of a random MusicGen with real shapes, at
-// batch 1 and 16, printed beside what the machine can do -- its measured matmul
-// peak (compute-bound batch 16) and memory bandwidth (weight-bound batch 1).
+// batch 1 and 16, printed beside what the machine can do: the compute peak (the larger of
+// cores x clock x FLOPs per cycle of the vector ISA and the best of 5 rounds of a 2048^3 ATen
+// GEMM), the read bandwidth (best of 5 passes), and for each batch size the roofline of a
+// decoding step, max(FLOPs / peak, bytes read / bandwidth), next to the measured step time;
+// and the peak resident memory.
 //
 //   bench_generate [--shape small] [--seconds 4] [--batches 1,16] [--model DIR]
 //                  [--device cpu|cuda] [--dtype float32|float16|bfloat16]
@@ -23,6 +26,7 @@
 
 #include "musicgen/musicgen.h"
 #include "musicgen/random_model.h"
+#include "yardsticks.h"
 
 namespace {
 
@@ -159,13 +163,23 @@ int main(int argc, char** argv) {
   if (gemm == "all" || gemm == "aten" || variants.empty())
     variants.push_back({"aten", mg::CpuGemm::Aten});
 
-  const double peak = gemm_flops(2048, 2048, 2048, opt);
+  const double gemm_peak = gemm_flops(2048, 2048, 2048, opt);
   const double bandwidth = read_bandwidth(opt);
+  double peak = gemm_peak;
   std::printf(
-      "machine: %s, %d threads, %s; ATen matmul peak (2048^3) %.1f GFLOP/s, read bandwidth %.1f "
-      "GB/s (copy %.1f GB/s)\n",
-      device.c_str(), at::get_num_threads(), dtype.c_str(), peak / 1e9, bandwidth / 1e9,
+      "machine: %s, %d threads, %s; ATen matmul (2048^3, best of 5) %.1f GFLOP/s, read "
+      "bandwidth (best of 5) %.1f GB/s (copy %.1f GB/s)\n",
+      device.c_str(), at::get_num_threads(), dtype.c_str(), gemm_peak / 1e9, bandwidth / 1e9,
       copy_bandwidth(opt) / 1e9);
+  if (dev.is_cpu()) {
+    const bench::CpuPeak th = bench::theoretical_cpu_peak(at::get_num_threads());
+    std::printf(
+        "theoretical float32 peak: %d cores x %.2f GHz x %d FLOP/cycle (%s, 2 FMA units) = "
+        "%.1f GFLOP/s\n",
+        th.cores, th.ghz, th.flops_per_cycle, th.isa.c_str(), th.flops / 1e9);
+    peak = std::max(peak, th.flops);
+  }
+  std::printf("compute peak used below: %.1f GFLOP/s\n", peak / 1e9);
   if (variants.front().second == mg::CpuGemm::Packed)
     std::printf("packed kernel, 32x1024 x 1024x1024 in cache: %.1f GFLOP/s\n",
                 packed_flops(32, 1024, 1024) / 1e9);
@@ -198,19 +212,36 @@ int main(int argc, char** argv) {
       // KV cache arena and kernels warm).
       mgen.generate(cond, req);
       sync(dev);
+      const double rss_warm = bench::rss_mib();
       const double t0 = now_s();
       auto res = mgen.generate(cond, req);
       sync(dev);
       const double dt = now_s() - t0;
       const int64_t steps = frames + dc.max_delay();
-      const double flops = 2.0 * params_per_step * 2 * batch * steps;  // 2B rows (CFG)
+      const double rows = 2.0 * batch;  // CFG: a conditional and an unconditional row each
+      const double flops = 2.0 * params_per_step * rows * steps;
+      // A step's roofline, averaged over the steps: the projections (weights read once for
+      // all rows), plus attention over the KV cache (self: t/2 keys on average; cross: the
+      // text states), whose reads grow with the batch.
+      const double elem = at::elementSize(dt_run), text_len = cond.hidden.size(1);
+      const double kv_avg = 0.5 * steps;
+      const double attn_bytes = 2.0 * L * H * rows * (kv_avg + text_len) * elem;
+      const double attn_flops = 4.0 * L * H * rows * (kv_avg + text_len);
+      const double step_s = dt / steps;
+      const double roof_s =
+          std::max((flops / steps + attn_flops) / peak, (bytes_per_step + attn_bytes) / bandwidth);
       std::printf(
           "  %-6s batch %3lld: %6.1f frames/s (%.2f s for %lld frames) | %6.1f GFLOP/s = %5.1f%% "
-          "of "
-          "ATen matmul peak | weights streamed at %5.1f%% of read bandwidth\n",
+          "of the compute peak | weights streamed at %5.1f%% of read bandwidth\n"
+          "               step %.2f ms, roofline %.2f ms (%s-bound): %.2fx the roofline | RSS "
+          "%.0f MiB (+%.0f in the timed run), peak %.0f MiB\n",
           name.c_str(), static_cast<long long>(batch), frames / dt, dt,
           static_cast<long long>(frames), flops / dt / 1e9, 100.0 * flops / dt / peak,
-          100.0 * bytes_per_step * steps / dt / bandwidth);
+          100.0 * bytes_per_step * steps / dt / bandwidth, 1e3 * step_s, 1e3 * roof_s,
+          (flops / steps + attn_flops) / peak > (bytes_per_step + attn_bytes) / bandwidth
+              ? "compute"
+              : "bandwidth",
+          step_s / roof_s, bench::rss_mib(), bench::rss_mib() - rss_warm, bench::peak_rss_mib());
       (void)res;
     }
   }
