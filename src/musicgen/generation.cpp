@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "musicgen/errors.h"
+#include "musicgen/serial_scope.h"
 
 namespace mg {
 
@@ -79,6 +80,13 @@ GenerationResult generate(const LmDecoder& decoder, const Conditioning& cond,
   if (req.keep_step_logits) res.step_logits = at::empty({2 * B, K, steps, V}, at::kFloat);
   const float scale = static_cast<float>(req.sampling.guidance);
 
+  // A step's projections: per row, self-attention 4H^2, cross-attention q/out 2H^2, MLP 2HF,
+  // the K heads V*H. Small steps run on one thread (serial_scope.h).
+  const double H = static_cast<double>(cfg.hidden_size);
+  const double step_macs = 2.0 * B *
+                           (layers * (6.0 * H * H + 2.0 * H * static_cast<double>(cfg.ffn_dim)) +
+                            static_cast<double>(K) * static_cast<double>(V) * H);
+  SerialScope serial(dev.is_cpu() && step_macs < kSerialStepMacs);
   for (int64_t s = 0; s < steps; ++s) {
     at::Tensor col = grid.narrow(2, s, 1);
     at::Tensor logits = decoder.forward(st, at::cat({col, col}, 0), layers, &hooks).squeeze(2);

@@ -1,7 +1,7 @@
-// T5 and EnCodec give the same bits whatever the intra-op thread count (row_parallel.h): a
-// store must not mix numerics when a resume or another rank runs with another --threads.
-// The shapes are wider than the golden fixture's so that ATen, MKL and oneDNN really split
-// their work over threads (the fixture's are below their grain sizes).
+// SerialScope; T5 and EnCodec give the same bits whatever the intra-op thread count
+// (row_parallel.h): a store must not mix numerics when a resume or another rank runs with another
+// --threads. The shapes are wider than the golden fixture's so that ATen, MKL and oneDNN really
+// split their work over threads (the fixture's are below their grain sizes).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 
 #include "musicgen/musicgen.h"
 #include "musicgen/random_model.h"
+#include "musicgen/serial_scope.h"
 
 namespace mg {
 namespace {
@@ -85,6 +86,27 @@ TEST_F(ThreadCount, AudioDecoderRowsDoNotDependOnThreads) {
   const at::Tensor batch2 = dec.decode_from_latent(dec.decode_latent(codes));
   std::cout << "[thread_count] EnCodec batch, 1 vs 2 threads: max diff "
             << (batch1 - batch2).abs().max().item<double>() << " (rows alone: 0)\n";
+}
+
+// Small work runs on the calling thread alone: no OpenMP fork for microseconds of work.
+TEST(SerialScope, MakesLibraryCallsSingleThreadedAndRestores) {
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  {
+    SerialScope off(false);
+    EXPECT_EQ(at::get_num_threads(), 2);
+  }
+  {
+    SerialScope serial(true);
+    EXPECT_EQ(at::get_num_threads(), 1);
+    std::vector<int> seen;
+    at::parallel_for(0, 1 << 20, 1, [&](int64_t, int64_t) {
+      seen.push_back(at::get_thread_num());  // a data race if the loop were split
+    });
+    EXPECT_EQ(seen, std::vector<int>{0});
+  }
+  EXPECT_EQ(at::get_num_threads(), 2);
+  at::set_num_threads(before);
 }
 
 }  // namespace
