@@ -5,6 +5,11 @@ The C++ side writes `schema` = "mgsweep.store/N" as a root attribute (src/sweep/
   1  /interventions/precision = -KL(before || after); no /interventions/ideal_precision
   2  /interventions/precision = -KL(after || before) (the paper's code);
      /interventions/ideal_precision [nQ, P] added. `mgsweep migrate STORE` turns 1 into 2.
+  3  per-item checksums (/baseline/checksum, /lens/checksum, /interventions/checksum,
+     /means/checksum, /baseline/self_similarity_checksum: CRC-32C of an item's stored values,
+     int64 holding the uint32, -1 where not done) and the root attributes model_fingerprint,
+     classifier_fingerprint. Every value has the meaning it had in schema 2, so a schema-2 store
+     is read as it is (without checksums); `mgsweep migrate` turns 2 into 3.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import re
 
 PREFIX = "mgsweep.store/"
-CURRENT = 2
-KNOWN = (1, 2)
+CURRENT = 3
+KNOWN = (1, 2, 3)
+# The oldest schema read without legacy=True: schema 1's precision has the other KL direction.
+OLDEST_CURRENT_MEANING = 2
 STORE_FORMATS = ("1",)
 
 
@@ -46,7 +53,7 @@ def refuse_old(path: str, v: int) -> StoreSchemaError:
     return StoreSchemaError(
         f"{path}: has store schema {PREFIX}{v}, older than {PREFIX}{CURRENT}: its "
         f"/interventions/precision is -KL(before || after), the opposite direction of the "
-        f"paper's (and of schema 2), and it has no /interventions/ideal_precision. Run "
+        f"paper's (and of schemas 2 and 3), and it has no /interventions/ideal_precision. Run "
         f"`mgsweep migrate {path}` once (it recomputes both from the stored logits in seconds, "
         f"nothing is generated again), or open it with open_store(path, legacy=True) to read it "
         f"as it is (its precision then appears as `precision_v1`)")

@@ -17,6 +17,11 @@ Nodes (each an xarray Dataset; dimensions in brackets):
   /meta           stage_seconds, stage_items [stage]
   /rescore/NAME/{baseline,lens,interventions}   another classifier's scores, same layout
 
+Schema 3 adds `checksum` to /baseline, /lens, /interventions and /means (and
+`self_similarity_checksum` to /baseline): the CRC-32C of each done item's stored values (int64
+holding the uint32 value; -1 where not done; README "The store" says which bytes), with the item
+axes of `done`. `mgsweep verify STORE` recomputes them. Schema-2 stores have none.
+
 Items whose done flag is 0 are missing values: NaN, or -1 in integer data (codes, extremes).
 Nothing large is read until its values are asked for. The file is opened without HDF5 file
 locking (as the C++ store itself does), so a store can be read while a run writes it; what
@@ -68,7 +73,7 @@ class _Reader:
         try:
             self.version = schema.version_of(_attr(self.f, "schema"), path)
             schema.check_store_format(_attr(self.f, "mgsweep_store_format"), path)
-            if self.version < schema.CURRENT and not legacy:
+            if self.version < schema.OLDEST_CURRENT_MEANING and not legacy:
                 raise schema.refuse_old(path, self.version)
         except Exception:
             self.f.close()
@@ -122,12 +127,23 @@ def _baseline(r: _Reader, root: str, done_b, classes) -> xr.Dataset:
     for v, dims in (("logits", ("concept", "prompt", "class")), ("ndcg", ("concept", "prompt"))):
         if r.has(f"{root}/baseline/{v}"):
             ds[v] = r.masked(dims, f"{root}/baseline/{v}", done_b)
+    if root == "" and r.has("/baseline/checksum"):
+        ds["checksum"] = _checksum(r, ("concept", "prompt"), "/baseline/checksum")
     if root == "" and r.has("/baseline/self_similarity"):
         ds["self_similarity"] = r.masked(("concept", "layer", "layer_j"), "/baseline/self_similarity",
                                          None)
+        if r.has("/baseline/self_similarity_checksum"):
+            ds["self_similarity_checksum"] = _checksum(r, ("concept",),
+                                                       "/baseline/self_similarity_checksum")
         L = r.f["/baseline/self_similarity"].shape[1]
         ds = ds.assign_coords(layer=np.arange(L), layer_j=np.arange(L))
     return _with_classes(ds, classes)
+
+
+def _checksum(r: _Reader, dims, name: str):
+    """A schema-3 checksum dataset as it is stored (int64; -1: no checksum, the item not done)."""
+    return lazy.variable(dims, r.src(name), {"doc": _attr(r.f[name], "doc") or "",
+                                             "missing_value": -1})
 
 
 def _with_classes(ds: xr.Dataset, classes) -> xr.Dataset:
@@ -147,6 +163,8 @@ def _lens(r: _Reader, root: str, done_l) -> xr.Dataset:
         ds["done"] = (("concept", "prompt", "layer"), done_l.astype(bool))
         ds["codes"] = r.masked(("concept", "prompt", "layer", "codebook", "frame"), "/lens/codes",
                                done_l)
+        if r.has("/lens/checksum"):
+            ds["checksum"] = _checksum(r, ("concept", "prompt", "layer"), "/lens/checksum")
     for v, dims in (("logits", ("concept", "prompt", "layer", "class")),
                     ("ndcg", ("concept", "prompt", "layer"))):
         if r.has(f"{root}/lens/{v}"):
@@ -173,6 +191,8 @@ def _interventions(r: _Reader, root: str, done_i, done_b, concepts, cats) -> xr.
     if root == "":
         ds["done"] = (ax, done_i.astype(bool))
         ds["codes"] = r.masked(ax + ("codebook", "frame"), "/interventions/codes", done_i)
+        if r.has("/interventions/checksum"):
+            ds["checksum"] = _checksum(r, ax, "/interventions/checksum")
     for v in ("effect", "effect_original", "effect_desired"):
         if r.has(f"{root}/interventions/{v}"):
             ds[v] = r.masked(ax, f"{root}/interventions/{v}", done_i)
@@ -204,6 +224,8 @@ def _means(r: _Reader) -> xr.Dataset:
     done_m = r.eager("/means/done")
     ds = xr.Dataset()
     ds["done"] = (("concept",), done_m.astype(bool))
+    if r.has("/means/checksum"):
+        ds["checksum"] = _checksum(r, ("concept",), "/means/checksum")
     if blocks and r.has("/means/blocks"):
         ds = ds.assign_coords(_target_coords(blocks, "site", "site_"))
         ds["blocks"] = r.masked(("concept", "site", "step", "hidden"), "/means/blocks", done_m)
@@ -320,6 +342,10 @@ def _build(r: _Reader) -> xr.DataTree:
         "complete": bool(complete),
         "spec_toml": _attr(f, "spec_toml") or "",
         "spec_hash": _attr(f, "spec_hash") or "",
+        # Schema 3: what the results were computed with ("unknown" after a migration without
+        # the model at hand; "" before schema 3).
+        "model_fingerprint": _attr(f, "model_fingerprint") or "",
+        "classifier_fingerprint": _attr(f, "classifier_fingerprint") or "",
         **prog,
     })
     if "/means/blocks" in f:

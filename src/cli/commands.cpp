@@ -12,6 +12,7 @@ void add_status_command(CLI::App& app);
 void add_submit_command(CLI::App& app);
 void add_rescore_command(CLI::App& app);
 void add_migrate_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
 void add_export_audio_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 
@@ -19,9 +20,10 @@ int* g_argc = nullptr;
 char*** g_argv = nullptr;
 
 std::vector<AddCommand> all_commands() {
-  return {add_make_model_command,   add_generate_command, add_run_command,
-          add_status_command,       add_rescore_command,  add_migrate_command,
-          add_export_audio_command, add_report_command,   add_submit_command};
+  return {add_make_model_command, add_generate_command,     add_run_command,
+          add_status_command,     add_verify_command,       add_rescore_command,
+          add_migrate_command,    add_export_audio_command, add_report_command,
+          add_submit_command};
 }
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "classify/metrics.h"
 #include "musicgen/hooks.h"
+#include "sweep/item_checksum.h"
 
 namespace mg::sweep {
 
@@ -95,9 +96,13 @@ bool Coordinator::batch_done_in_store(const Batch& b) const {
 
 void Coordinator::load_progress() {
   batch_done_.assign(plan_.batches.size(), 0);
+  // Items whose stored bytes no longer match their checksum are computed again (a batch
+  // with one is pending), so a damaged store heals on resume instead of serving them.
+  const StoreIntegrity integrity = check_store_items(store_);
+  print_damaged(integrity, "run: ");
   for (size_t i = 0; i < plan_.batches.size(); ++i) {
     const Batch& b = plan_.batches[i];
-    if (batch_done_in_store(b)) {
+    if (batch_done_in_store(b) && batch_intact(integrity, plan_, b)) {
       batch_done_[i] = 1;
       items_done_[static_cast<int>(b.stage)] += b.count;
     } else if (b.stage == StageKind::Baseline) {
@@ -257,6 +262,10 @@ void Coordinator::finalize_concept(int64_t c) {
   const ConceptSpec& cs = plan_.spec.concepts[c];
   // Means: per step, then over steps, in float64; stored and used as float32.
   const double scale = 1.0 / (mg::kFixedPointScale * static_cast<double>(plan_.P));
+  // The concept's rows of /means/{blocks,blocks_frame_avg,heads,heads_frame_avg}, in that
+  // order and each in group order, for the concept's means checksum.
+  std::vector<std::vector<float>> rows[4];  // [blocks, blocks_frame_avg, heads, heads_avg][g]
+  for (int x = 0; x < 4; ++x) rows[x].resize(static_cast<size_t>(plan_.group_size(x >= 2)));
   for (int64_t m = 0; m < static_cast<int64_t>(plan_.mean_sites.size()); ++m) {
     const int64_t w = plan_.width(plan_.mean_sites[m]), S = plan_.steps;
     const int64_t* src = cb.sums.data() + site_offset(m);
@@ -275,6 +284,8 @@ void Coordinator::finalize_concept(int64_t c) {
     const std::string base = heads ? "/means/heads" : "/means/blocks";
     store_.put(base, I{uc, g, 0, 0}, I{1, 1, uint64_t(S), uint64_t(w)}, per_step);
     store_.put(base + "_frame_avg", I{uc, g, 0}, I{1, 1, uint64_t(w)}, avg32);
+    rows[heads ? 2 : 0][g] = per_step;
+    rows[heads ? 3 : 1][g] = avg32;
     means_[{c, m}] = plan_.spec.baseline.per_step_means ? per_step : avg32;
   }
   if (plan_.spec.baseline.self_similarity) {
@@ -286,6 +297,8 @@ void Coordinator::finalize_concept(int64_t c) {
     for (double& v : mean) v /= static_cast<double>(plan_.P);
     store_.put("/baseline/self_similarity", I{uc, 0, 0}, I{1, uint64_t(plan_.L), uint64_t(plan_.L)},
                mean);
+    store_.put("/baseline/self_similarity_checksum", I{uc}, I{1},
+               std::vector<int64_t>{ItemCrc().add(mean.data(), mean.size()).value()});
   }
   std::vector<double> ndcg(P);
   const auto rel = relevant_of(cs);
@@ -295,6 +308,16 @@ void Coordinator::finalize_concept(int64_t c) {
              cb.codes);
   store_.put("/baseline/logits", I{uc, 0, 0}, I{1, P, N}, cb.logits);
   store_.put("/baseline/ndcg", I{uc, 0}, I{1, P}, ndcg);
+  // Checksums (item_checksum.h) go into the journal with the values, before the done flags.
+  store_.put("/baseline/checksum", I{uc, 0}, I{1, P},
+             result_checksums(cb.codes.data(), plan_.K * plan_.frames, cb.logits.data(), N,
+                              ndcg.data(), P));
+  if (!plan_.mean_sites.empty()) {
+    ItemCrc means_crc;
+    for (const auto& group : rows)
+      for (const auto& row : group) means_crc.add(row.data(), row.size());
+    store_.put("/means/checksum", I{uc}, I{1}, std::vector<int64_t>{means_crc.value()});
+  }
   store_.put("/baseline/done", I{uc, 0}, I{1, P}, std::vector<uint8_t>(P, 1));
   if (!plan_.mean_sites.empty()) store_.put("/means/done", I{uc}, I{1}, std::vector<uint8_t>{1});
   std::copy(cb.logits.begin(), cb.logits.end(), baseline_logits_.begin() + c * P * N);
@@ -315,6 +338,9 @@ void Coordinator::ingest_lens(const Batch& b, const BatchResult& r) {
              I{1, n, 1, uint64_t(plan_.K), uint64_t(plan_.frames)}, r.codes);
   store_.put("/lens/logits", I{off[0], off[1], off[2], 0}, I{1, n, 1, N}, r.logits);
   store_.put("/lens/ndcg", off, I{1, n, 1}, ndcg);
+  store_.put(
+      "/lens/checksum", off, I{1, n, 1},
+      result_checksums(r.codes.data(), plan_.K * plan_.frames, r.logits.data(), N, ndcg.data(), n));
   store_.put("/lens/done", off, I{1, n, 1}, std::vector<uint8_t>(n, 1));
 }
 
@@ -344,11 +370,11 @@ void Coordinator::ingest_interventions(const Batch& b, const BatchResult& r) {
   store_.put("/interventions/precision", off, cnt, prec);
   store_.put("/interventions/status", off, cnt, status);
   // A property of the pair and the baseline alone: written once per (pair, prompt), by the
-  // batch of the first technique that holds the first target.
+  // batch of the first technique that holds the first target (every item's checksum has it).
+  const double ideal =
+      mg::metrics::ideal_precision(before, N, static_cast<size_t>(plan_.spec.concepts[a].label),
+                                   static_cast<size_t>(plan_.spec.concepts[d].label));
   if (b.technique == 0 && b.target0 == 0) {
-    const double ideal =
-        mg::metrics::ideal_precision(before, N, static_cast<size_t>(plan_.spec.concepts[a].label),
-                                     static_cast<size_t>(plan_.spec.concepts[d].label));
     store_.put("/interventions/ideal_precision", I{off[1], off[2]}, I{1, 1},
                std::vector<double>{ideal});
   }
@@ -356,6 +382,11 @@ void Coordinator::ingest_interventions(const Batch& b, const BatchResult& r) {
              r.logits);
   store_.put("/interventions/codes", I{off[0], off[1], off[2], off[3], 0, 0},
              I{1, 1, 1, n, uint64_t(plan_.K), uint64_t(plan_.frames)}, r.codes);
+  const InterventionScores scores{effect.data(), orig.data(),   des.data(),
+                                  prec.data(),   status.data(), ideal};
+  store_.put("/interventions/checksum", off, cnt,
+             intervention_checksums(scores, r.logits.data(), N, r.codes.data(),
+                                    plan_.K * plan_.frames, n));
   store_.put("/interventions/done", off, cnt, std::vector<uint8_t>(n, 1));
 }
 
@@ -490,7 +521,7 @@ int Coordinator::run() {
     check_stalls();
     if (now_s() - last_checkpoint_ > every) checkpoint();
     progress(false);
-    if (!any) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   const bool stopped = g_stop_requested.load();
   const bool complete =

@@ -5,6 +5,8 @@
 
 #include "classify/metrics.h"
 #include "musicgen/errors.h"
+#include "sweep/fingerprint.h"
+#include "sweep/item_checksum.h"
 #include "sweep/plan.h"
 #include "sweep/store_edit.h"
 
@@ -13,6 +15,7 @@ namespace mg::sweep {
 namespace {
 
 constexpr const char* kSchemaV1 = "mgsweep.store/1";
+constexpr const char* kSchemaV2 = "mgsweep.store/2";
 
 std::string schema_of(const Store& store) {
   return store.has_attribute("schema") ? store.attribute("schema") : std::string("(none)");
@@ -85,36 +88,55 @@ std::vector<double> ideal_precisions(const JobSpec& spec, const std::vector<int6
 void require_current_schema(const Store& store, const std::string& command) {
   const std::string have = schema_of(store);
   if (have == kStoreSchema) return;
-  if (have == kSchemaV1)
-    throw InputError(store.path(), "schema",
-                     "has store schema " + have + ", older than this mgsweep's " + kStoreSchema +
-                         " (precision is now -KL(after || before), as in the paper's code, and "
-                         "ideal_precision was added); " +
-                         command + " refused",
-                     "run `mgsweep migrate " + store.path() +
-                         "` once (it recomputes them from the stored logits, nothing is "
-                         "generated again), then " +
-                         command + " again");
+  if (have == kSchemaV1 || have == kSchemaV2)
+    throw InputError(
+        store.path(), "schema",
+        "has store schema " + have + ", older than this mgsweep's " + kStoreSchema + " (" +
+            (have == kSchemaV1 ? "precision is now -KL(after || before), as in the paper's code, "
+                                 "ideal_precision was added, and "
+                               : "") +
+            "results now carry per-item checksums and the store the fingerprints "
+            "of its model and classifier); " +
+            command + " refused",
+        "run `mgsweep migrate " + store.path() +
+            "` once (it computes them from the stored results, nothing is "
+            "generated again), then " +
+            command + " again");
   throw InputError(store.path(), "schema",
                    "has store schema " + have + ", which this mgsweep (schema " + kStoreSchema +
                        ") does not know; " + command + " refused",
                    "use the mgsweep that made the store, or a newer one");
 }
 
-MigrateResult migrate_store(const std::string& path) {
-  std::unique_ptr<Store> store = Store::open(path);  // the writer's lock, to the end
-  MigrateResult r;
-  r.from = schema_of(*store);
-  r.to = r.from;
-  if (r.from == kStoreSchema) return r;
-  if (r.from != kSchemaV1) require_current_schema(*store, "migrate");  // throws
+namespace {
 
+// mgsweep.store/2 -> /3: per-item checksums of what the store holds (item_checksum.h) and the
+// model/classifier fingerprints, taken from the paths of the store's job where they exist
+// (relative ones from here, as `mgsweep run` reads them), else "unknown".
+void migrate_v2_integrity(const Store& store, const std::string& path, MigrateResult* r) {
+  const JobSpec spec = load_job_text(store.attribute("spec_toml"), path + ":spec_toml");
+  const Fingerprints fp = job_fingerprints(spec, /*lenient=*/true);
+  edit_store_copy(path, ".migrate.tmp", [&](StoreEdit& out) {
+    r->checksummed = write_checksums(store, out);
+    out.attribute("/", kModelFingerprintAttr, fp.model);
+    out.attribute("/", kClassifierFingerprintAttr, fp.classifier);
+    out.attribute("/", kModelPathAttr, fp.model_path);
+    out.attribute("/", kClassifierPathAttr, fp.classifier_path);
+    out.attribute("/", "schema", kStoreSchema);
+    if (!store.has_attribute("migrated_from")) out.attribute("/", "migrated_from", r->from);
+  });
+  r->model_fingerprint = fp.model;
+  r->classifier_fingerprint = fp.classifier;
+}
+
+// mgsweep.store/1 -> /2 (see migrate.h).
+void migrate_v1_scores(const Store& store, const std::string& path, MigrateResult* r) {
   // The concepts' labels, from the job the store was made from (no model needed).
-  const JobSpec spec = load_job_text(store->attribute("spec_toml"), path + ":spec_toml");
+  const JobSpec spec = load_job_text(store.attribute("spec_toml"), path + ":spec_toml");
   std::vector<std::string> prefixes;
-  if (store->has_dataset("/interventions/logits")) {
+  if (store.has_dataset("/interventions/logits")) {
     prefixes.push_back("");
-    for (const std::string& d : store->datasets()) {
+    for (const std::string& d : store.datasets()) {
       const std::string tail = "/interventions/logits";
       if (d.rfind("/rescore/", 0) == 0 && d.size() > tail.size() &&
           d.compare(d.size() - tail.size(), tail.size(), tail) == 0)
@@ -123,17 +145,35 @@ MigrateResult migrate_store(const std::string& path) {
   }
   edit_store_copy(path, ".migrate.tmp", [&](StoreEdit& out) {
     for (const std::string& prefix : prefixes) {
-      r.items += migrate_scores(*store, spec, prefix, out);
-      ++r.score_groups;
+      r->items += migrate_scores(store, spec, prefix, out);
+      ++r->score_groups;
     }
     // The spec as this mgsweep writes and hashes it (schema 2 dropped the removed compat_*
     // switches, always false in a store that loads, and added classifier.fit_length), so that
     // the original job resumes the migrated store.
     out.attribute("/", "spec_toml", spec.to_toml());
     out.attribute("/", "spec_hash", spec.result_hash());
-    out.attribute("/", "schema", kStoreSchema);
-    out.attribute("/", "migrated_from", r.from);
+    out.attribute("/", "schema", kSchemaV2);
+    out.attribute("/", "migrated_from", r->from);
   });
+}
+
+}  // namespace
+
+MigrateResult migrate_store(const std::string& path) {
+  std::unique_ptr<Store> store = Store::open(path);  // the writer's lock, to the end
+  MigrateResult r;
+  r.from = schema_of(*store);
+  r.to = r.from;
+  if (r.from == kStoreSchema) return r;
+  if (r.from != kSchemaV1 && r.from != kSchemaV2) require_current_schema(*store, "migrate");
+  if (r.from == kSchemaV1) {
+    migrate_v1_scores(*store, path, &r);
+    // The checksums cover the migrated scores: read them from the migrated file.
+    store.reset();
+    store = Store::open(path);
+  }
+  migrate_v2_integrity(*store, path, &r);
   r.to = kStoreSchema;
   return r;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "musicgen/errors.h"
+#include "sweep/item_checksum.h"
 #include "sweep/prompts.h"
 
 namespace mg::sweep {
@@ -149,9 +150,12 @@ StoreLayout Plan::layout() const {
       "codes [concept_id, prompt, codebook, frame]");
   add("/baseline/logits", ElemType::F32, {c, p, n}, nan, "classifier logits");
   add("/baseline/ndcg", ElemType::F64, {c, p}, nan, "NDCG of the concept_id's relevant labels");
-  if (spec.baseline.self_similarity)
+  add("/baseline/checksum", ElemType::I64, {c, p}, kNoChecksum, kChecksumDoc);
+  if (spec.baseline.self_similarity) {
     add("/baseline/self_similarity", ElemType::F64, {c, U(L), U(L)}, nan,
         "mean over prompts of ||avg_t out_i - avg_t out_j||, out_i = layers.{i}.out");
+    add("/baseline/self_similarity_checksum", ElemType::I64, {c}, kNoChecksum, kChecksumDoc);
+  }
   if (!mean_sites.empty()) {
     const U nb = group_size(false), nh = group_size(true), s = steps;
     if (nb) {
@@ -165,6 +169,7 @@ StoreLayout Plan::layout() const {
       add("/means/heads_frame_avg", ElemType::F32, {c, nh, U(head_dim)}, nan, "mean over steps");
     }
     add("/means/done", ElemType::U8, {c}, 0, "1 where the concept_id's means are stored");
+    add("/means/checksum", ElemType::I64, {c}, kNoChecksum, kChecksumDoc);
     std::vector<std::string> names;
     for (const auto& m : mean_sites) names.push_back(m.name());
     l.string_datasets.push_back({"/means/sites", names});
@@ -174,6 +179,7 @@ StoreLayout Plan::layout() const {
     add("/lens/codes", ElemType::I16, {c, p, nk, k, t}, 0, "");
     add("/lens/logits", ElemType::F32, {c, p, nk, n}, nan, "");
     add("/lens/ndcg", ElemType::F64, {c, p, nk}, nan, "");
+    add("/lens/checksum", ElemType::I64, {c, p, nk}, kNoChecksum, kChecksumDoc);
     std::vector<uint8_t> ks;
     for (int64_t v : lens_ks) {
       const auto* b = reinterpret_cast<const uint8_t*>(&v);
@@ -197,6 +203,7 @@ StoreLayout Plan::layout() const {
     add("/interventions/status", ElemType::U8, ax, 0, "metrics status (0 ok)");
     add("/interventions/logits", ElemType::F32, with({n}), nan, "");
     add("/interventions/codes", ElemType::I16, with({k, t}), 0, "");
+    add("/interventions/checksum", ElemType::I64, ax, kNoChecksum, kChecksumDoc);
     std::vector<int64_t> pr;
     for (const auto& q : pairs) pr.insert(pr.end(), {q.first, q.second});
     std::vector<uint8_t> bytes(reinterpret_cast<const uint8_t*>(pr.data()),

@@ -27,8 +27,12 @@ namespace mg::sweep {
 //   mgsweep.store/1  /interventions/precision = -KL(before || after)
 //   mgsweep.store/2  /interventions/precision = -KL(after || before) (the original code's
 //                    direction), /interventions/ideal_precision [nQ, P] added
+//   mgsweep.store/3  per-item checksums (/baseline/checksum, /lens/checksum,
+//                    /interventions/checksum, /means/checksum,
+//                    /baseline/self_similarity_checksum; sweep/item_checksum.h) and the
+//                    model_fingerprint, classifier_fingerprint attributes (sweep/fingerprint.h)
 // `mgsweep migrate` brings an older store up to date (sweep/migrate.h).
-inline constexpr const char* kStoreSchema = "mgsweep.store/2";
+inline constexpr const char* kStoreSchema = "mgsweep.store/3";
 inline constexpr const char* kPrecisionDoc =
     "-KL(after || before) = -sum_i q_i log(q_i / p_i), q = p_after, p = p_before";
 inline constexpr const char* kIdealPrecisionDoc =

@@ -19,6 +19,7 @@
 #include "musicgen/musicgen.h"
 #include "sweep/coordinator.h"
 #include "sweep/executor.h"
+#include "sweep/fingerprint.h"
 #include "sweep/job_classifier.h"
 #include "sweep/migrate.h"
 #include "sweep/plan.h"
@@ -112,8 +113,10 @@ void replace_empty_store(std::unique_ptr<Store> store, const std::string& why) {
   fs::remove(path);
 }
 
-// The checks of a resume: the store's schema and the job it was made from.
-std::unique_ptr<Store> resume_store(std::unique_ptr<Store> store, const JobSpec& spec) {
+// The checks of a resume: the store's schema, the job it was made from, and the model and
+// classifier it was made with.
+std::unique_ptr<Store> resume_store(std::unique_ptr<Store> store, const JobSpec& spec,
+                                    const Fingerprints& fp) {
   require_current_schema(*store, "resume");
   if (!store->has_attribute("spec_hash") || store->attribute("spec_hash") != spec.result_hash()) {
     std::string diff;
@@ -126,18 +129,34 @@ std::unique_ptr<Store> resume_store(std::unique_ptr<Store> store, const JobSpec&
                          "was made from a job whose results differ from this one:" + diff,
                          "use the original job, or --store a new path");
   }
+  check_fingerprints(*store, fp, spec.store);
   std::fprintf(stderr, "run: resuming %s\n", spec.store.c_str());
   return store;
 }
 
 std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
                                       const std::map<std::string, std::string>& meta) {
+  // What the results are computed with, beyond the spec: the model's and classifier's bytes.
+  const Fingerprints fp = job_fingerprints(spec);
   if (Store::exists(spec.store)) {
     auto store = Store::open(spec.store);
-    const bool same_job =
-        store->has_attribute("spec_hash") && store->attribute("spec_hash") == spec.result_hash();
-    if (same_job || holds_results(*store)) return resume_store(std::move(store), spec);
-    replace_empty_store(std::move(store), "it was made from a job whose results differ");
+    if (holds_results(*store)) return resume_store(std::move(store), spec, fp);
+    // Nothing to lose: a store that would be refused is replaced instead, saying why.
+    std::string why;
+    if (!store->has_attribute("schema") || store->attribute("schema") != kStoreSchema) {
+      why = "it has another schema";
+    } else if (!store->has_attribute("spec_hash") ||
+               store->attribute("spec_hash") != spec.result_hash()) {
+      why = "it was made from a job whose results differ";
+    } else {
+      try {
+        check_fingerprints(*store, fp, spec.store);
+      } catch (const mg::InputError&) {
+        why = "it was made with another model or classifier";
+      }
+    }
+    if (why.empty()) return resume_store(std::move(store), spec, fp);
+    replace_empty_store(std::move(store), why);
   }
   {
     fs::path dir = fs::path(spec.store).parent_path();
@@ -145,6 +164,10 @@ std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
     std::fprintf(stderr, "run: creating %s\n", spec.store.c_str());
     StoreLayout layout = plan.layout();
     layout.attributes.insert(meta.begin(), meta.end());
+    layout.attributes[kModelFingerprintAttr] = fp.model;
+    layout.attributes[kClassifierFingerprintAttr] = fp.classifier;
+    layout.attributes[kModelPathAttr] = fp.model_path;
+    layout.attributes[kClassifierPathAttr] = fp.classifier_path;
     return Store::create(spec.store, layout);
   }
 }

@@ -148,11 +148,11 @@ def compare_job(tag, store_path, res, table):
     f = h5py.File(store_path, "r")
     schema = f.attrs.get("schema")
     schema = schema.decode() if isinstance(schema, bytes) else str(schema)
-    table.add(tag, "@schema", 1, "-" if schema == "mgsweep.store/2" else schema, "exact",
-              schema == "mgsweep.store/2",
-              "" if schema == "mgsweep.store/2" else
-              f"store schema is {schema}: precision is the old -KL(before||after) and "
-              "ideal_precision is missing there")
+    table.add(tag, "@schema", 1, "-" if schema == "mgsweep.store/3" else schema, "exact",
+              schema == "mgsweep.store/3",
+              "" if schema == "mgsweep.store/3" else
+              f"store schema is {schema}: not this mgsweep's (precision direction, "
+              "ideal_precision, checksums: README \"Store schemas\")")
     names = []
     f.visititems(lambda n, o: names.append("/" + n) if isinstance(o, h5py.Dataset) else None)
     seen = set()
@@ -349,6 +349,19 @@ def compare_job(tag, store_path, res, table):
     table.add(tag, "/meta/stage_seconds", 3, "-", "finite >= 0", bool(np.all(np.isfinite(secs) & (secs >= 0))))
     gen = S("/_store/generation")
     table.add(tag, "/_store/generation", 1, "-", ">= 1", bool(gen[0] >= 1))
+    # ---- checksums: CRC-32C of each item's stored bytes, recomputed in Python (README)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import store_checksums
+    try:
+        import crc32c as crc_pkg
+        crc = lambda b, value=0: crc_pkg.crc32c(b, value)  # noqa: E731
+    except ImportError:
+        crc = store_checksums.crc32c
+    for n, want in store_checksums.expected_checksums(f, crc).items():
+        got = S(n)
+        bad = int((got != want).sum()) if got.shape == want.shape else got.size
+        table.add(tag, n, want.size, bad, "exact", got.dtype == np.int64 and bad == 0,
+                  "" if bad == 0 else f"{bad} items' checksums differ from CRC-32C of their bytes")
     # ---- anything else is a dataset this test does not know: fail, so that it gets a rule
     for n in names:
         if n not in seen:

@@ -216,14 +216,33 @@ def case_schema(args):
     check(np.allclose(new["interventions"].precision.values, prec2, equal_nan=True, rtol=1e-9,
                       atol=1e-12) and "ideal_precision" in new["interventions"],
           "after mgsweep migrate: read, with the paper's precision and ideal_precision")
+    check("checksum" in new["interventions"] and "checksum" in new["baseline"],
+          "the migrated store (schema 3) exposes its checksums")
     new.close()
-    v3 = os.path.join(args.scratch, "schema3.h5")
-    copy_store(blocks, v3)
-    with h5py.File(v3, "r+", locking=False) as f:
-        f.attrs["schema"] = "mgsweep.store/3"
+    # Schema 2: the values of schema 3, without checksums or fingerprints: read as it is.
+    v2 = os.path.join(args.scratch, "schema2.h5")
+    copy_store(blocks, v2)
+    with h5py.File(v2, "r+", locking=False) as f:
+        f.attrs["schema"] = "mgsweep.store/2"
+        for name in ("baseline/checksum", "baseline/self_similarity_checksum", "lens/checksum",
+                     "interventions/checksum", "means/checksum"):
+            if name in f:
+                del f[name]
+        for a in ("model_fingerprint", "classifier_fingerprint"):
+            if a in f.attrs:
+                del f.attrs[a]
+    two = mgsweep.open_store(v2)
+    check(two.attrs["schema_version"] == 2 and "checksum" not in two["interventions"] and
+          np.array_equal(two["interventions"].precision.values, prec2, equal_nan=True),
+          "schema 2 is read as it is (no checksums)")
+    two.close()
+    v4 = os.path.join(args.scratch, "schema4.h5")
+    copy_store(blocks, v4)
+    with h5py.File(v4, "r+", locking=False) as f:
+        f.attrs["schema"] = "mgsweep.store/4"
     try:
-        mgsweep.open_store(v3)
-        check(False, "schema 3 is refused")
+        mgsweep.open_store(v4)
+        check(False, "schema 4 is refused")
     except mgsweep.StoreSchemaError as e:
         check("newer" in str(e), f"a newer schema is refused: {str(e)[:90]}...")
     return True

@@ -1,4 +1,4 @@
-"""Store schema 2 and `mgsweep migrate` (ctest: store_schema_migrate).
+"""Store schemas 2 and 3 and `mgsweep migrate` (ctest: store_schema_migrate).
 
     test_migrate.py --mgsweep BIN --scratch DIR
 
@@ -6,10 +6,15 @@ A schema-1 store is made from a finished schema-2 run the way mgsweep 1 wrote it
 attribute, precision = -KL(before || after) recomputed here, no ideal_precision, the spec with
 the compat_* switches and without fit_length/shared_noise). Then:
   - `mgsweep run` (resume) and `mgsweep rescore` refuse it, naming `mgsweep migrate`;
-  - `mgsweep migrate` brings it to schema 2: precision = -KL(after || before) and
+  - `mgsweep migrate` brings it to schema 3 (through 2): precision = -KL(after || before) and
     ideal_precision = -(p_a - p_b) log(p_a / p_b), both recomputed here with numpy from the
     stored logits and the Table-1 labels (an oracle independent of the C++), every other
     dataset byte-identical, the spec hash the job's, so that the original job resumes it;
+  - a schema-2 store (a run's store without checksums and fingerprints) is refused by the
+    resume and by `mgsweep verify`, naming `mgsweep migrate`; migrated, its checksums equal
+    the ones the run's coordinator wrote, bit for bit, and its fingerprints the run's (the
+    model path in its spec exists); with that path gone, the model fingerprint is "unknown"
+    and the resume warns once and completes;
   - a second migrate has nothing to do; a store of an unknown (newer) schema is refused.
 """
 import argparse
@@ -115,7 +120,29 @@ def ideal(f):
     return out
 
 
+CHECKSUMS = ("baseline/checksum", "baseline/self_similarity_checksum", "lens/checksum",
+             "interventions/checksum", "means/checksum")
+FINGERPRINTS = ("model_fingerprint", "classifier_fingerprint", "created_with_model_path",
+                "created_with_classifier_path")
+
+
+def downgrade_to_schema_2(path, model=None):
+    """A schema-2 store as mgsweep 2 wrote it: no checksums, no fingerprints."""
+    with h5py.File(path, "r+") as f:
+        for name in CHECKSUMS:
+            if name in f:
+                del f[name]
+        for a in FINGERPRINTS:
+            if a in f.attrs:
+                del f.attrs[a]
+        f.attrs["schema"] = "mgsweep.store/2"
+        if model is not None:
+            spec = f.attrs["spec_toml"]
+            f.attrs["spec_toml"] = re.sub(r'(?m)^model = ".*"$', 'model = "%s"' % model, spec)
+
+
 def downgrade_to_schema_1(path):
+    downgrade_to_schema_2(path)
     with h5py.File(path, "r+") as f:
         old = precisions(f, "before_after")
         f["/interventions/precision"][...] = old
@@ -153,7 +180,8 @@ def main():
           "make-model")
     check(run(mg, "run", job).returncode == 0, "the schema-2 run")
     with h5py.File(store, "r") as f:
-        check(f.attrs["schema"] == "mgsweep.store/2", "a new store has schema 2")
+        check(f.attrs["schema"] == "mgsweep.store/3", "a new store has schema 3")
+        fingerprints = {a: f.attrs[a] for a in FINGERPRINTS}
         p = f["/interventions/precision"][()]
         check(np.nanmax(np.abs(p - precisions(f, "after_before"))) < 1e-12,
               "run: precision = -KL(after || before) (numpy, 1e-12)")
@@ -175,10 +203,10 @@ def main():
     check(open(v1, "rb").read() == before_bytes, "the refused store is byte-identical")
 
     r = run(mg, "migrate", v1)
-    check(r.returncode == 0 and "mgsweep.store/1 -> mgsweep.store/2" in r.stdout, "migrate")
+    check(r.returncode == 0 and "mgsweep.store/1 -> mgsweep.store/3" in r.stdout, "migrate")
     check(not os.path.exists(v1 + ".migrate.tmp"), "no temporary file left")
     with h5py.File(v1, "r") as f:
-        check(f.attrs["schema"] == "mgsweep.store/2", "migrated: schema 2")
+        check(f.attrs["schema"] == "mgsweep.store/3", "migrated: schema 3")
         check(f.attrs["migrated_from"] == "mgsweep.store/1", "migrated: migrated_from")
         check(f.attrs["spec_hash"] == hash2, "migrated: the spec hash is the job's")
         check(np.nanmax(np.abs(f["/interventions/precision"][()] - precisions(f, "after_before")))
@@ -186,17 +214,64 @@ def main():
         check(np.abs(f["/interventions/ideal_precision"][()] - ideal(f)).max() < 1e-12,
               "migrated: ideal_precision (numpy, 1e-12)")
     migrated = datasets(v1)
-    check(sorted(migrated) == sorted(reference), "migrated: the same datasets as a schema-2 run")
+    check(sorted(migrated) == sorted(reference), "migrated: the same datasets as a schema-3 run")
     for name, ref in reference.items():
         got = migrated.get(name)
         same = got is not None and got.dtype == ref.dtype and got.shape == ref.shape and (
             got.tolist() == ref.tolist() if ref.dtype == object else got.tobytes() == ref.tobytes())
-        check(same, "migrated: %s equals the schema-2 run's bit for bit" % name)
+        check(same, "migrated: %s equals the schema-3 run's bit for bit" % name)
 
     r = run(mg, "run", job, "--store", v1)
     check(r.returncode == 0 and "resuming" in r.stderr, "the original job resumes the migrated store")
     r = run(mg, "migrate", v1)
     check(r.returncode == 0 and "nothing to do" in r.stdout, "a second migrate has nothing to do")
+
+    # Schema 2 -> 3.
+    v2 = os.path.join(d, "v2.h5")
+    shutil.copy(store, v2)
+    downgrade_to_schema_2(v2)
+    before_bytes = open(v2, "rb").read()
+    r = run(mg, "run", job, "--store", v2)
+    check(r.returncode == 2 and "mgsweep migrate " + v2 in r.stderr and "mgsweep.store/2" in r.stderr,
+          "resume of a schema-2 store is refused, naming mgsweep migrate")
+    r = run(mg, "verify", v2)
+    check(r.returncode == 2 and "mgsweep migrate " + v2 in r.stderr,
+          "verify of a schema-2 store is refused, naming mgsweep migrate")
+    check(open(v2, "rb").read() == before_bytes, "the refused schema-2 store is byte-identical")
+    r = run(mg, "migrate", v2)
+    check(r.returncode == 0 and "mgsweep.store/2 -> mgsweep.store/3" in r.stdout, "migrate 2 -> 3")
+    migrated = datasets(v2)
+    check(sorted(migrated) == sorted(reference), "2 -> 3: the same datasets as a schema-3 run")
+    for name in [n for n in CHECKSUMS if n in reference]:
+        got, ref = migrated.get(name), reference.get(name)
+        check(ref is not None and got is not None and got.dtype == ref.dtype and
+              got.tobytes() == ref.tobytes(),
+              "2 -> 3: %s equals the checksums the run wrote, bit for bit" % name)
+    with h5py.File(v2, "r") as f:
+        check(f.attrs["schema"] == "mgsweep.store/3" and
+              f.attrs["migrated_from"] == "mgsweep.store/2", "2 -> 3: schema, migrated_from")
+        check(all(f.attrs[a] == fingerprints[a] for a in FINGERPRINTS[:2]),
+              "2 -> 3: the fingerprints of the job's model and classifier, as the run's")
+    r = run(mg, "verify", v2)
+    check(r.returncode == 0 and "0 damaged" in r.stdout, "verify of the migrated store: clean")
+    r = run(mg, "run", job, "--store", v2)
+    check(r.returncode == 0 and "resuming" in r.stderr and "warning" not in r.stderr,
+          "the original job resumes the migrated store, without a warning")
+
+    # Schema 2 whose model is no longer where its spec says: "unknown", a warning, no refusal.
+    v2u = os.path.join(d, "v2_unknown.h5")
+    shutil.copy(store, v2u)
+    downgrade_to_schema_2(v2u, model=os.path.join(d, "moved_away"))
+    r = run(mg, "migrate", v2u)
+    check(r.returncode == 0 and "model fingerprint unknown" in r.stdout,
+          "migrate without the model: model fingerprint unknown")
+    with h5py.File(v2u, "r") as f:
+        check(f.attrs["model_fingerprint"] == "unknown" and
+              f.attrs["classifier_fingerprint"] == fingerprints["classifier_fingerprint"],
+              "recorded: model unknown, the (demo) classifier's fingerprint")
+    r = run(mg, "run", job, "--store", v2u)
+    check(r.returncode == 0 and r.stderr.count("records no model fingerprint") == 1,
+          "the resume of an unknown fingerprint warns once and completes")
 
     newer = os.path.join(d, "newer.h5")
     shutil.copy(store, newer)
