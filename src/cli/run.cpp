@@ -14,8 +14,8 @@ void add_run_command(CLI::App& app) {
   auto a = std::make_shared<mg::sweep::RunArgs>();
   CLI::App* sub = app.add_subcommand(
       "run",
-      "Run a job (all its stages), resuming from its store; exit 75 = stopped by "
-      "SIGTERM/SIGUSR1 after a checkpoint (run again to resume)");
+      "Run a job (all its stages), resuming from its store; exit 75 = checkpointed after "
+      "SIGTERM/SIGUSR1/SIGINT or a stalled rank (run again to resume)");
   sub->add_option("job", a->job, "Job file (TOML)")->required()->check(CLI::ExistingFile);
   sub->add_option("--store", a->store_override, "Store path (overrides the job's)");
   sub->add_option("--threads", a->threads, "Intra-op threads per rank (default: cores / ranks)");
