@@ -33,8 +33,20 @@ MusicGen::MusicGen(const std::string& dir, const RunOptions& options) : options_
                      "--model takes a MusicGen checkpoint folder (config.json, model.safetensors, "
                      "tokenizer.json)");
   config_ = MusicgenConfig::from_file((fs::path(dir) / "config.json").string());
-  tokenizer_ = std::make_unique<T5Tokenizer>(
-      T5Tokenizer::from_file((fs::path(dir) / "tokenizer.json").string()));
+  const std::string tok_path = (fs::path(dir) / "tokenizer.json").string();
+  tokenizer_ = std::make_unique<T5Tokenizer>(T5Tokenizer::from_file(tok_path));
+  // An id past the embedding table would surface as a LibTorch index error deep in T5; the
+  // shape of the table itself is checked against config.json when it is read (weights.h).
+  const auto tok_vocab = static_cast<int64_t>(tokenizer_->vocab_size());
+  if (tok_vocab > config_.text.vocab_size)
+    throw InputError(tok_path, "model.vocab",
+                     "has " + std::to_string(tok_vocab) +
+                         " ids (pieces plus added tokens), more than the " +
+                         std::to_string(config_.text.vocab_size) +
+                         " rows of the text encoder's embedding (config.json "
+                         "text_encoder.vocab_size)",
+                     "use the tokenizer.json that came with this checkpoint");
+  prompt_limit_ = read_prompt_limit(dir);
   const Weights w = Weights::open_folder(dir);
   t5_ = std::make_unique<T5Encoder>(config_.text, w, options.device);
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(options.device);
@@ -59,7 +71,11 @@ Conditioning MusicGen::encode_ids(const at::Tensor& ids, const at::Tensor& mask)
   return Conditioning{hidden.to(options_.dtype), m};
 }
 
-Conditioning MusicGen::encode(const std::vector<std::string>& prompts) const {
+Conditioning MusicGen::encode(const std::vector<std::string>& prompts,
+                              const std::string& source) const {
+  for (size_t i = 0; i < prompts.size(); ++i)
+    check_prompt_length(*tokenizer_, prompt_limit_, prompts[i], source,
+                        "prompt " + std::to_string(i) + " ('" + printable(prompts[i], 40) + "')");
   const auto batch = tokenizer_->encode_batch(prompts);
   at::Tensor ids = at::tensor(batch.ids, at::kLong).view({batch.rows, batch.cols});
   at::Tensor mask = at::tensor(batch.mask, at::kLong).view({batch.rows, batch.cols});

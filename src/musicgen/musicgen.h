@@ -14,6 +14,7 @@
 #include "musicgen/generation.h"
 #include "musicgen/linear.h"
 #include "musicgen/lm_decoder.h"
+#include "musicgen/prompt_limit.h"
 #include "musicgen/t5_encoder.h"
 #include "musicgen/tokenizer.h"
 
@@ -35,6 +36,8 @@ class MusicGen {
 
   const MusicgenConfig& config() const { return config_; }
   const T5Tokenizer& tokenizer() const { return *tokenizer_; }
+  // The longest prompt the text encoder is given (prompt_limit.h).
+  const PromptLimit& prompt_limit() const { return prompt_limit_; }
   const LmDecoder& decoder() const { return *decoder_; }
   const EncodecDecoder& audio_decoder() const { return *encodec_; }
   const RunOptions& options() const { return options_; }
@@ -43,7 +46,10 @@ class MusicGen {
   at::Tensor text_states(const at::Tensor& ids, const at::Tensor& mask) const;
   // The conditioning the decoder reads: enc_to_dec_proj(T5(ids)) * mask.
   Conditioning encode_ids(const at::Tensor& ids, const at::Tensor& mask) const;
-  Conditioning encode(const std::vector<std::string>& prompts) const;
+  // Refuses (InputError naming `source` and the prompt's index) a prompt past prompt_limit()
+  // before it is encoded.
+  Conditioning encode(const std::vector<std::string>& prompts,
+                      const std::string& source = "prompt") const;
 
   GenerationResult generate(const Conditioning& cond, const GenerationRequest& request) const;
   // codes [B, K, T] -> audio [B, channels, T * hop] float32 on the CPU.
@@ -54,6 +60,7 @@ class MusicGen {
   MusicgenConfig config_;
   RunOptions options_;
   std::unique_ptr<T5Tokenizer> tokenizer_;
+  PromptLimit prompt_limit_;
   std::unique_ptr<T5Encoder> t5_;
   at::Tensor proj_w_, proj_b_;  // enc_to_dec_proj, float32
   std::unique_ptr<LmDecoder> decoder_;

@@ -214,13 +214,18 @@ class Reader {
     return n->as_integer()->get();
   }
   double number(const std::string& path, double def) const {
+    const double v = any_number(path, def);
+    if (!std::isfinite(v)) fail(path, "expected a finite number");
+    return v;
+  }
+  // A number, nan and inf included: for keys whose own check (generation_settings.h) words
+  // the error as the command line does.
+  double any_number(const std::string& path, double def) const {
     const toml::node* n = find(path);
     if (!n) return def;
     if (n->is_integer()) return static_cast<double>(n->as_integer()->get());
     if (!n->is_floating_point()) fail_node(*n, path, "expected a number, got " + type_name(*n));
-    const double v = n->as_floating_point()->get();
-    if (!std::isfinite(v)) fail_node(*n, path, "expected a finite number");
-    return v;
+    return n->as_floating_point()->get();
   }
   bool boolean(const std::string& path, bool def) const {
     const toml::node* n = find(path);
@@ -303,6 +308,10 @@ std::string join(const std::vector<std::string>& v, const std::string& sep = ", 
 // The sections read from a loaded job into a JobSpec (spec_read.cpp): check_keys, every
 // section, and validate_against_model where the model folder exists.
 JobSpec build(const Loader& loader, const std::string& root, const std::string& default_name);
+// Every prompt the job encodes within the prompt limit of MODEL_DIR's tokenizer
+// (spec_prompts.cpp); nothing where the folder has no tokenizer.json. Throws InputError at the
+// key that makes the prompt long.
+void check_prompt_lengths(const JobSpec& spec, const std::string& model_dir);
 // The [slurm] table (present = false where there is none).
 SlurmSpec read_slurm(const Reader& r);
 

@@ -11,6 +11,7 @@
 
 #include "classify/labels.h"
 #include "musicgen/errors.h"
+#include "musicgen/generation_settings.h"
 #include "sweep/prompts.h"
 #include "sweep/spec.h"
 #include "sweep/spec_keys.h"
@@ -98,30 +99,35 @@ int64_t read_label(const Reader& r, const toml::node& n, const std::string& path
   fail_node(n, path, "expected a class index or name, got " + type_name(n));
 }
 
+// The value's own rule (generation_settings.h, shared with `mgsweep generate`), at its key.
+void check(const Reader& r, const std::string& path, const mg::SettingProblem& p) {
+  if (!p.ok()) r.fail(path, p.problem, p.fix);
+}
+
 void read_generation(const Reader& r, GenerationSpec& g) {
   const bool has_d = r.has("generation.duration"), has_f = r.has("generation.frames");
   if (has_d && has_f)
     r.fail("generation.frames", "both duration and frames are given", "keep one of them");
   if (has_f) {
     g.frames = r.integer("generation.frames", 0);
-    if (g.frames < 1) r.fail("generation.frames", "must be at least 1");
+    check(r, "generation.frames", mg::check_frames(g.frames));
     g.from_duration = false;
     g.duration = static_cast<double>(g.frames) / kAssumedFrameRate;
   } else {
-    g.duration = r.number("generation.duration", 4.0);
-    if (g.duration <= 0) r.fail("generation.duration", "must be positive");
+    g.duration = r.any_number("generation.duration", 4.0);
+    check(r, "generation.duration", mg::check_duration(g.duration));
     g.from_duration = true;
     g.frames = std::max<int64_t>(1, std::llround(g.duration * kAssumedFrameRate));
   }
   g.greedy = r.boolean("generation.greedy", false);
   g.top_k = r.integer("generation.top_k", 250);
-  if (g.top_k < 0) r.fail("generation.top_k", "must be >= 0", "0 turns the top-k filter off");
-  g.temperature = r.number("generation.temperature", 1.0);
-  if (g.temperature <= 0) r.fail("generation.temperature", "must be positive");
-  g.guidance = r.number("generation.guidance", 3.0);
-  if (g.guidance < 0) r.fail("generation.guidance", "must be >= 0");
+  check(r, "generation.top_k", mg::check_top_k(g.top_k));
+  g.temperature = r.any_number("generation.temperature", 1.0);
+  check(r, "generation.temperature", mg::check_temperature(g.temperature));
+  g.guidance = r.any_number("generation.guidance", 3.0);
+  check(r, "generation.guidance", mg::check_guidance(g.guidance));
   const int64_t seed = r.integer("generation.seed", 0);
-  if (seed < 0) r.fail("generation.seed", "must be >= 0");
+  check(r, "generation.seed", mg::check_seed(seed));
   g.seed = static_cast<uint64_t>(seed);
   g.shared_noise = r.boolean("generation.shared_noise", true);
   g.dtype = r.str("generation.dtype", "float32");
@@ -490,8 +496,10 @@ JobSpec build(const Loader& loader, const std::string& root, const std::string& 
 
   const fs::path model_dir(s.model);
   std::error_code ec;
-  if (fs::is_directory(model_dir, ec))
+  if (fs::is_directory(model_dir, ec)) {
     validate_against_model(s, MusicgenConfig::from_file((model_dir / "config.json").string()));
+    check_prompt_lengths(s, s.model);
+  }
   return s;
 }
 

@@ -92,6 +92,77 @@ case $CASE in
   device_unknown)
     copy_golden; args+=(--device tpu)
     expect=("--device" "tpu") ;;
+  # Generation settings the job refuses are refused on the command line too, with the same
+  # words (generation_settings.h).
+  temperature_zero)
+    copy_golden; args+=(--temperature 0)
+    expect=("--temperature: 0: " "must be a finite number above 0") ;;
+  temperature_nan)
+    copy_golden; args+=(--temperature nan)
+    expect=("--temperature: nan: " "must be a finite number above 0") ;;
+  temperature_inf)
+    copy_golden; args+=(--temperature inf)
+    expect=("--temperature: inf: " "must be a finite number above 0") ;;
+  temperature_negative)
+    copy_golden; args+=(--temperature -1)
+    expect=("--temperature: -1: " "must be a finite number above 0") ;;
+  guidance_nan)
+    copy_golden; args+=(--guidance nan)
+    expect=("--guidance: nan: " "must be a finite number from 0 to 3.4e38") ;;
+  guidance_inf)
+    copy_golden; args+=(--guidance inf)
+    expect=("--guidance: inf: " "must be a finite number from 0 to 3.4e38") ;;
+  guidance_negative)
+    copy_golden; args+=(--guidance -1)
+    expect=("--guidance: -1: " "must be a finite number from 0 to 3.4e38") ;;
+  top_k_negative)
+    copy_golden; args+=(--top-k -5)
+    expect=("--top-k: -5: " "must be >= 0" "0 turns the top-k filter off") ;;
+  seed_negative)
+    copy_golden; args+=(--seed -1)
+    expect=("--seed: -1: " "must be >= 0") ;;
+  seed_not_integer)
+    copy_golden; args+=(--seed 12x)
+    expect=("--seed: 12x: " "is not an integer") ;;
+  seed_too_large)
+    copy_golden; args+=(--seed 18446744073709551615)
+    expect=("--seed: 18446744073709551615: " "is past the largest seed" "9223372036854775807") ;;
+  duration_negative)
+    copy_golden; args=(generate --model "$model" --prompt "x" --duration -1 --out "$out")
+    expect=("--duration: -1: " "must be a finite number of seconds above 0") ;;
+  # Prompts past the text encoder's limit (prompt_limit.h): refused with the count and the limit
+  # before T5 runs (a 50,000-word prompt once took 23 GB).
+  prompt_too_long_config)
+    copy_golden; printf '{"model_max_length": 512, "tokenizer_class": "T5Tokenizer"}' > "$model/tokenizer_config.json"
+    args=(generate --model "$model" --prompt "$(printf 'a %.0s' $(seq 600))" --frames 2 --out "$out")
+    expect=("--prompt: prompt 0" "has 601 tokens" "the 512 that $model/tokenizer_config.json allows" "shorten the prompt") ;;
+  prompt_too_long_default)
+    copy_golden
+    args=(generate --model "$model" --prompt "x" --prompt "$(printf 'a %.0s' $(seq 600))" --frames 2 --out "$out")
+    expect=("--prompt: prompt 1" "has 601 tokens" "the default limit of 512" "shorten the prompt") ;;
+  prompt_small_limit)
+    copy_golden; printf '{"model_max_length": 4}' > "$model/tokenizer_config.json"
+    args=(generate --model "$model" --prompt "a a a a a" --frames 2 --out "$out")
+    expect=("--prompt: prompt 0" "has 6 tokens" "the 4 that $model/tokenizer_config.json allows") ;;
+  prompt_huge)
+    copy_golden; printf '{"model_max_length": 512}' > "$model/tokenizer_config.json"
+    args=(generate --model "$model" --prompt "$(printf 'a %.0s' $(seq 50000))" --frames 2 --out "$out")
+    expect=("--prompt: prompt 0" "is 100000 bytes" "first 32768 bytes alone are 16385 tokens" "the 512 that") ;;
+  tokenizer_config_bad_limit)
+    copy_golden; printf '{"model_max_length": "long"}' > "$model/tokenizer_config.json"
+    expect=("$model/tokenizer_config.json" "model_max_length" "not a positive integer") ;;
+  # A tokenizer with ids past the T5 embedding table (160 rows): refused at load, not by a
+  # LibTorch index error.
+  tokenizer_vocab_too_large)
+    copy_golden
+    python3 - "$model/tokenizer.json" <<'PY' || setup_fail "cannot edit tokenizer.json"
+import json, sys
+p = sys.argv[1]
+t = json.load(open(p))
+t["model"]["vocab"] += [["▁extra%d" % i, -20.0] for i in range(5)]
+json.dump(t, open(p, "w"))
+PY
+    expect=("$model/tokenizer.json" "model.vocab" "has 165 ids" "the 160 rows") ;;
   model_folder_missing)
     model=$work/does_not_exist
     args=(generate --model "$model" --prompt "x" --frames 2 --out "$out")

@@ -10,6 +10,11 @@ set(_mgsweep_cli_cases
     tokenizer_not_json tokenizer_wrong_model
     patch_layer_out_of_range patch_nonsense patch_missing_file
     dtype_unknown device_unknown model_folder_missing
+    temperature_zero temperature_nan temperature_inf temperature_negative
+    guidance_nan guidance_inf guidance_negative top_k_negative seed_negative
+    seed_not_integer seed_too_large duration_negative
+    prompt_too_long_config prompt_too_long_default prompt_small_limit prompt_huge
+    tokenizer_config_bad_limit tokenizer_vocab_too_large
     success)
 foreach(_case IN LISTS _mgsweep_cli_cases)
   add_test(NAME cli_${_case}
