@@ -149,6 +149,49 @@ void encode_journal_record(const JournalRecord& r, std::vector<uint8_t>* out) {
   put_u32(out, crc32c(out->data() + start, out->size() - start));
 }
 
+namespace {
+
+// The record at p (n bytes left): its size when it is complete, CRC-valid and of
+// `generation`, with *r filled in (the payload only if with_payload); else 0 and *why.
+uint64_t parse_record(const uint8_t* p, size_t n, uint64_t generation, JournalRecord* r,
+                      std::string* why, bool with_payload = true) {
+  if (n < kRecordFixed || get_u32(p) != kRecordMagic) {
+    *why = "no record magic";
+    return 0;
+  }
+  const uint32_t rank = get_u32(p + 4);
+  const uint64_t size = get_u64(p + 8);
+  const uint32_t path_len = get_u32(p + 24);
+  if (rank > kJournalMaxRank || size > n || size < kRecordFixed + 12 ||
+      path_len > size - kRecordFixed - 12) {
+    *why = "a malformed or cut-off header";
+    return 0;
+  }
+  if (crc32c(p, size - 4) != get_u32(p + size - 4)) {
+    *why = "a checksum mismatch";
+    return 0;
+  }
+  const uint64_t fixed = kRecordFixed + path_len + 16ull * rank + 8 + 4;
+  const uint8_t* q = p + kRecordFixed + path_len + 16ull * rank;
+  if (fixed > size || get_u64(q) != size - fixed) {
+    *why = "an inconsistent payload size";
+    return 0;
+  }
+  if (get_u64(p + 16) != generation) {  // stale (or future) generation
+    *why = "another generation";
+    return 0;
+  }
+  r->generation = generation;
+  r->dataset.assign(reinterpret_cast<const char*>(p + kRecordFixed), path_len);
+  const uint8_t* dims = p + kRecordFixed + path_len;
+  for (uint32_t d = 0; d < rank; ++d) r->offset.push_back(get_u64(dims + 8 * d));
+  for (uint32_t d = 0; d < rank; ++d) r->count.push_back(get_u64(dims + 8 * (rank + d)));
+  if (with_payload) r->payload.assign(q + 8, q + 8 + (size - fixed));
+  return size;
+}
+
+}  // namespace
+
 JournalScan scan_journal(const uint8_t* data, size_t n, uint64_t generation) {
   JournalScan s;
   s.size = n;
@@ -175,32 +218,34 @@ JournalScan scan_journal(const uint8_t* data, size_t n, uint64_t generation) {
 
   size_t pos = kJournalHeaderSize;
   s.valid_end = pos;
+  std::string why;
   while (n - pos >= kRecordFixed) {
-    const uint8_t* p = data + pos;
-    if (get_u32(p) != kRecordMagic) break;
-    const uint32_t rank = get_u32(p + 4);
-    const uint64_t size = get_u64(p + 8);
-    const uint32_t path_len = get_u32(p + 24);
-    if (rank > kJournalMaxRank || size > n - pos || size < kRecordFixed + 12) break;
-    if (path_len > size - kRecordFixed - 12) break;
-    if (crc32c(p, size - 4) != get_u32(p + size - 4)) break;
-    const uint64_t fixed = kRecordFixed + path_len + 16ull * rank + 8 + 4;
-    if (fixed > size) break;
-    const uint8_t* q = p + kRecordFixed + path_len + 16ull * rank;
-    const uint64_t payload = get_u64(q);
-    if (payload != size - fixed) break;
-    if (get_u64(p + 16) != generation) break;  // stale (or future) generation
     JournalRecord r;
-    r.generation = generation;
-    r.dataset.assign(reinterpret_cast<const char*>(p + kRecordFixed), path_len);
-    const uint8_t* dims = p + kRecordFixed + path_len;
-    for (uint32_t d = 0; d < rank; ++d) r.offset.push_back(get_u64(dims + 8 * d));
-    for (uint32_t d = 0; d < rank; ++d) r.count.push_back(get_u64(dims + 8 * (rank + d)));
-    r.payload.assign(q + 8, q + 8 + payload);
+    const uint64_t size = parse_record(data + pos, n - pos, generation, &r, &why);
+    if (size == 0) break;
     s.records.push_back(std::move(r));
     pos += size;
     s.valid_end = pos;
   }
+  // Past the end of the prefix: valid records of this generation mean a damaged record in
+  // the middle (a torn tail has nothing after it; stale bytes are of older generations).
+  const uint8_t magic[4] = {'M', 'G', 'R', 'C'};
+  size_t at = s.valid_end + 1;
+  while (at < n) {
+    const void* hit = memmem(data + at, n - at, magic, sizeof(magic));
+    if (hit == nullptr) break;
+    at = static_cast<size_t>(static_cast<const uint8_t*>(hit) - data);
+    JournalRecord r;
+    std::string ignored;
+    const uint64_t size = parse_record(data + at, n - at, generation, &r, &ignored, false);
+    if (size == 0) {
+      ++at;
+      continue;
+    }
+    s.dropped.push_back(std::move(r));
+    at += size;
+  }
+  if (!s.dropped.empty()) s.damage = why;
   return s;
 }
 

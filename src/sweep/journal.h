@@ -24,7 +24,10 @@
 //        4  CRC-32C of every byte of the record before it
 // A reader takes the longest prefix of records that are complete, CRC-valid and of the
 // expected generation; the first record that is not ends the journal (a torn tail, or stale
-// bytes from before a truncation).
+// bytes from before a truncation). Records after it are never applied (what lies beyond a
+// damaged record cannot be trusted to be in order), but the scan looks past it for valid
+// records of the expected generation, so that the store can say which results a damaged
+// record in the middle of the journal cost (JournalScan::dropped).
 #pragma once
 
 #include <array>
@@ -68,6 +71,10 @@ struct JournalScan {
   std::vector<JournalRecord> records;  // the valid prefix of the expected generation
   uint64_t valid_end = 0;              // byte offset just past the last valid record
   uint64_t size = 0;                   // bytes scanned
+  // Valid records of the expected generation found after the first bad one (payloads left
+  // empty): a damaged record in the middle, not a torn tail. Not applied.
+  std::vector<JournalRecord> dropped;
+  std::string damage;  // why the record at valid_end is bad, when dropped is not empty
 };
 
 // Parses a whole journal. Records of another generation than `generation` end the prefix.

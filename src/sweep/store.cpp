@@ -3,10 +3,16 @@
 // queries. Creation, opening, I/O and checkpoints are in the store_*.cpp beside it.
 #include "sweep/store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <system_error>
 
 #include "musicgen/errors.h"
 #include "sweep/h5.h"
@@ -36,7 +42,11 @@ std::string shape_str(const std::vector<uint64_t>& s) {
 std::string lookup_path(const std::string& p) { return (!p.empty() && p[0] == '/') ? p : "/" + p; }
 
 [[noreturn]] void throw_h5(const std::string& path, const std::string& what) {
-  const std::string detail = h5::last_error();
+  // One line: HDF5's descriptions can hold newlines (its write errors do, after the time).
+  std::string detail = h5::last_error();
+  for (char& c : detail) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
   throw std::runtime_error(path + ": " + what + (detail.empty() ? "" : ": " + detail));
 }
 
@@ -49,6 +59,56 @@ uint64_t element_count(const std::vector<uint64_t>& shape) {
     n *= s;
   }
   return n;
+}
+
+std::string human_bytes(uint64_t bytes) {
+  char buf[48];
+  const double b = static_cast<double>(bytes);
+  if (bytes < 10 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%llu bytes", static_cast<unsigned long long>(bytes));
+  } else if (bytes < 10ull * 1024 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.0f KiB", b / 1024);
+  } else if (bytes < 10ull * 1024 * 1024 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.0f MiB", b / (1024 * 1024));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0f GiB", b / (1024.0 * 1024 * 1024));
+  }
+  return buf;
+}
+
+bool is_access_errno(int err) { return err == EACCES || err == EPERM || err == EROFS; }
+
+bool is_space_errno(int err) { return err == ENOSPC || err == EDQUOT; }
+
+InputError access_error(const std::string& file, int err, bool for_writing) {
+  const std::string mode = for_writing ? "writing" : "reading";
+  return InputError(file, "",
+                    "permission denied opening it for " + mode + " (" + std::strerror(err) + ")",
+                    "nothing is damaged and nothing was changed: give this user " +
+                        std::string(for_writing ? "read and write" : "read") +
+                        " access to the store, its journal and their folder (chmod, chattr -i, "
+                        "or a read-write mount), then run the same command again");
+}
+
+void check_openable(const std::string& file, bool for_writing) {
+  const int fd = ::open(file.c_str(), (for_writing ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return;
+  }
+  const int err = errno;
+  if (is_access_errno(err)) throw access_error(file, err, for_writing);
+  if (err == ENOENT) throw InputError(file, "", "no such store", "check the path");
+  throw std::system_error(err, std::generic_category(), file + ": cannot open it");
+}
+
+std::runtime_error space_error(const std::string& file, const std::string& doing, uint64_t need) {
+  return std::runtime_error(
+      file + ": no space left on the device (" + doing +
+      (need > 0 ? ", " + human_bytes(need) : std::string()) +
+      "): nothing checkpointed is lost and the journal keeps every complete record; free "
+      "space on that file system (or move the store and its .journal to a bigger one and "
+      "pass --store) and run the same command to resume");
 }
 
 h5::Id vlen_utf8() {

@@ -20,15 +20,20 @@
 //
 // checkpoint():
 //   1. fdatasync the journal: its records are now durable;
-//   2. apply them to PATH in order (H5Dwrite into hyperslabs), H5Fflush, fsync PATH;
+//   2. apply them to PATH (H5Dwrite into hyperslabs) in two phases, each ending with H5Fflush
+//      and fsync of PATH: first every record whose dataset is not a completion flag (its name
+//      does not end in "/done"), in put() order; then the completion-flag records, in put()
+//      order. So PATH read without the journal (h5py during a run, or after a kill) never
+//      shows done = 1 for an item whose values are still the fill: within one flush HDF5
+//      writes its buffers out in an order of its own;
 //   3. write generation+1 into /_store/generation, H5Fflush, fsync PATH: the commit;
 //   4. truncate the journal back to its header.
 // Records carry the generation they were written in, and the journal replays only records of
 // the store's current generation: a kill after step 3 (before 4) therefore does not replay
 // old records, and stale bytes that a file system might show after a truncation (power loss)
 // can never be taken for records. A kill anywhere in 2 leaves PATH with part of the
-// records applied; the journal still holds them all and open() applies them again (writes
-// are absolute, so replaying is idempotent).
+// records applied (flags only for items whose values are durable); the journal still holds them all
+// and open() applies them again (writes are absolute, so replaying is idempotent).
 //
 // open() (resume): opens PATH read-only and checks it (schema attribute, store id, every
 // dataset); a file that is not a readable store is reported with mg::InputError and left
@@ -36,7 +41,18 @@
 // locking is off, so h5py and `mgsweep status` are never locked out), checks the journal
 // belongs to this store (a random 128-bit id made at creation, root attribute
 // mgsweep_store_id, and in the journal header), and replays every complete, CRC-valid record
-// of the current generation as a checkpoint; a torn tail is dropped.
+// of the current generation as a checkpoint; a torn tail is dropped. A damaged record with
+// valid records of the current generation after it (damage in the middle, not a torn tail)
+// ends the replay just the same, and one "mgsweep: warning:" line on stderr says how many
+// records that drops and which datasets and items they held (a read-only open says it too).
+//
+// Errors name the file, in one line: a store file or folder without permission (EACCES,
+// EPERM, EROFS) is an InputError "permission denied opening it for writing", never "corrupt";
+// a full file system while journaling, checkpointing or creating is a std::runtime_error
+// saying what needed how much space, that nothing checkpointed is lost, and to run the same
+// command again once there is space. create() checks the free space against the layout's
+// size first, and after an HDF5 failure closes the half-built file itself (an HDF5 file left
+// open crashes the library's exit-time cleanup).
 //
 // Reads: a writer's read() sees its own un-checkpointed put()s (the records kept in memory
 // are laid over what PATH holds). A read-only Store sees PATH as of its opening plus the
@@ -203,9 +219,10 @@ enum class CrashPoint {
   kCreateLinked,     // PATH exists, PATH.journal does not yet
   kPutAppended,      // a record was appended to the journal
   kCheckpointJournalSynced,
-  kCheckpointRecordApplied,  // arg: index of the record just written with H5Dwrite
-  kCheckpointDataSynced,
-  kCheckpointCommitted,  // generation+1 durable, journal not yet truncated
+  kCheckpointRecordApplied,  // arg: index (in put() order) of the record just written
+  kCheckpointValuesSynced,   // every record but the completion flags durable in PATH
+  kCheckpointDataSynced,     // the flags too
+  kCheckpointCommitted,      // generation+1 durable, journal not yet truncated
   kCheckpointDone,
 };
 using CrashHook = void (*)(CrashPoint point, uint64_t arg);

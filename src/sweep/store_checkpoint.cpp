@@ -1,5 +1,5 @@
-// Store::checkpoint (store.h): sync the journal, apply its records to PATH, fsync, commit
-// generation+1, truncate the journal.
+// Store::checkpoint (store.h): sync the journal, apply its value records to PATH, fsync, then
+// its completion-flag records, fsync, commit generation+1, truncate the journal.
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,8 +27,14 @@ int Store::Impl::h5_fd() {
 }
 
 void Store::Impl::flush_and_sync() {
-  if (H5Fflush(file, H5F_SCOPE_LOCAL) < 0) throw_h5(path, "H5Fflush failed");
+  errno = 0;
+  if (H5Fflush(file, H5F_SCOPE_LOCAL) < 0) {
+    // (Datasets are allocated at creation, so only copy-on-write file systems get here.)
+    if (is_space_errno(errno)) throw space_error(path, "writing a checkpoint", 0);
+    throw_h5(path, "H5Fflush failed");
+  }
   if (::fsync(h5_fd()) != 0) {
+    if (is_space_errno(errno)) throw space_error(path, "syncing a checkpoint", 0);
     throw std::system_error(errno, std::generic_category(), path + ": fsync failed");
   }
 }
@@ -53,6 +59,12 @@ void Store::Impl::write_record(const Pending& p) {
   }
 }
 
+bool store_detail::is_completion_flag(const std::string& dataset) {
+  static const std::string kSuffix = "/done";
+  return dataset.size() >= kSuffix.size() &&
+         dataset.compare(dataset.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
+
 void Store::checkpoint() {
   Impl& s = *impl_;
   if (!s.writable || s.closed) {
@@ -64,14 +76,26 @@ void Store::checkpoint() {
   if (s.pending.empty()) return;
   h5::Quiet quiet;
   s.broken = true;  // until this checkpoint completes
-  s.journal->sync();
-  crash_point(CrashPoint::kCheckpointJournalSynced);
-  for (size_t i = 0; i < s.pending.size(); ++i) {
-    s.write_record(s.pending[i]);
-    crash_point(CrashPoint::kCheckpointRecordApplied, i);
+  try {
+    s.journal->sync();
+  } catch (const std::system_error& e) {
+    if (!is_space_errno(e.code().value())) throw;
+    throw space_error(s.journal_path(), "syncing the journal", 0);
   }
-  s.flush_and_sync();
-  crash_point(CrashPoint::kCheckpointDataSynced);
+  crash_point(CrashPoint::kCheckpointJournalSynced);
+  // Values first, durable, and only then the flags that say they are there: HDF5 may write
+  // its buffers out in any order within one flush (the sieve buffer of a small /done dataset
+  // can reach the file before a big value dataset's), and a reader of PATH without the
+  // journal (h5py during a run, or after a kill) must never see done = 1 over fill values.
+  for (bool flags : {false, true}) {
+    for (size_t i = 0; i < s.pending.size(); ++i) {
+      if (is_completion_flag(s.pending[i].rec.dataset) != flags) continue;
+      s.write_record(s.pending[i]);
+      crash_point(CrashPoint::kCheckpointRecordApplied, i);
+    }
+    s.flush_and_sync();
+    crash_point(flags ? CrashPoint::kCheckpointDataSynced : CrashPoint::kCheckpointValuesSynced);
+  }
   const int64_t next = static_cast<int64_t>(s.generation + 1);
   if (H5Dwrite(s.datasets.at(kGenerationPath).id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                &next) < 0) {

@@ -2,13 +2,16 @@
 // fsynced and linked to PATH, and PATH.journal made.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -94,6 +97,46 @@ void write_string_attr(hid_t obj, const std::string& name, const std::string& va
   if (!attr.valid()) throw_h5(where, "cannot create attribute " + name);
   const char* p = value.c_str();
   if (H5Awrite(attr, type, &p) < 0) throw_h5(where, "cannot write attribute " + name);
+}
+
+// Roughly the bytes PATH takes: every dataset is allocated in full at creation; strings,
+// attributes and HDF5's object headers on top (an overestimate of a few kB per object).
+uint64_t estimated_file_size(
+    const std::vector<DatasetSpec>& specs,
+    const std::vector<std::pair<std::string, const std::vector<std::string>*>>& strings,
+    const std::map<std::string, std::string>& attributes) {
+  uint64_t n = 8192;  // superblock, root group, /_store
+  for (const DatasetSpec& d : specs)
+    n += element_count(d.shape) * elem_size(d.type) + 1024 + d.doc.size();
+  for (const auto& [p, values] : strings) {
+    n += 1024;
+    for (const std::string& v : *values) n += v.size() + 32;
+  }
+  for (const auto& [k, v] : attributes) n += k.size() + v.size() + 64;
+  return n;
+}
+
+// Free bytes for this user in the folder of `path`; UINT64_MAX when unknown.
+uint64_t free_space(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+[[noreturn]] void throw_no_space(const std::string& path, uint64_t need) {
+  const uint64_t avail = free_space(path);
+  throw std::runtime_error(
+      path + ": not enough space to create the store: it needs about " + human_bytes(need) + " (" +
+      std::to_string(need) + " bytes; every dataset is allocated in full at creation)" +
+      (avail != std::numeric_limits<uint64_t>::max()
+           ? ", and its file system has " + human_bytes(avail) + " free"
+           : std::string()) +
+      "; nothing was written and no result is lost (free space, or pass --store a path on a "
+      "bigger file system, then run the same command again)");
 }
 
 struct FdCloser {
@@ -186,11 +229,20 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
     throw InputError(path, "", "another process is creating this store", "wait for it, or stop it");
   }
 
+  // Fail early, and clearly, when the file cannot fit: HDF5 writes the fill values at
+  // creation and would fail part-way.
+  const uint64_t need = estimated_file_size(specs, strings, layout.attributes);
+  if (free_space(tmp) < need) {
+    ::unlink(tmp.c_str());
+    throw_no_space(path, need);
+  }
+
   const StoreId id = random_store_id();
+  h5::Quiet quiet;
+  h5::Id file;  // outside the try: the error path must close it itself, see below
   try {
-    h5::Quiet quiet;
     h5::Id fapl = h5::store_fapl();
-    h5::Id file = h5::file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+    file = h5::file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
     if (!file.valid()) throw_h5(tmp, "cannot create the HDF5 file");
 
     h5::Id gcpl = h5::plist(H5Pcreate(H5P_GROUP_CREATE));
@@ -265,7 +317,31 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
       throw std::system_error(errno, std::generic_category(), tmp + ": fsync failed");
     }
   } catch (...) {
+    // Every object of the file is closed by now (their Ids lived in the try block); the file
+    // is still open with metadata HDF5 could not write. Cut the file to nothing (lock.fd is
+    // the same inode), so that the flush at H5Fclose finds space for the little it writes,
+    // and close it here: an HDF5 file left open makes the library crash in its atexit
+    // cleanup (H5F__close_cb).
+    const int err = errno;
+    std::string what;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    if (::ftruncate(lock.fd, 0) != 0) {
+      // Then the close below may fail too; the file is unlinked either way.
+    }
+    file.close();
     ::unlink(tmp.c_str());
+    // HDF5 reports the write's errno in its message ("errno = 28"): errno itself may have
+    // been overwritten by the cleanup on the way here.
+    if (is_space_errno(err) || what.find("No space left") != std::string::npos ||
+        what.find("errno = 28,") != std::string::npos ||
+        what.find("errno = 122,") != std::string::npos) {
+      throw_no_space(path, need);
+    }
     throw;
   }
   crash_point(CrashPoint::kCreateFileBuilt);
@@ -289,7 +365,16 @@ std::unique_ptr<Store> Store::create(const std::string& path, const StoreLayout&
   ::unlink(tmp.c_str());
   fsync_parent_dir(path);
   crash_point(CrashPoint::kCreateLinked);
-  JournalFile::create(jpath, id);
+  try {
+    JournalFile::create(jpath, id);
+  } catch (const std::system_error& e) {
+    // PATH is complete: a later open() makes the journal.
+    if (is_space_errno(e.code().value())) {
+      throw space_error(jpath, "making the journal", kJournalHeaderSize);
+    }
+    if (is_access_errno(e.code().value())) throw access_error(jpath, e.code().value(), true);
+    throw;
+  }
   return open(path);
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,30 @@ std::string lookup_path(const std::string& p);
 [[noreturn]] void throw_h5(const std::string& path, const std::string& what);
 // prod(shape); std::invalid_argument when it overflows.
 uint64_t element_count(const std::vector<uint64_t>& shape);
+// "512 bytes", "37 KiB", "12 MiB", "3 GiB".
+std::string human_bytes(uint64_t bytes);
+// errno values that mean "not allowed" (EACCES, EPERM, EROFS): the file is not damaged, and
+// the message must say so, never "corrupt? move it away" (that advice deletes good results).
+bool is_access_errno(int err);
+// errno values that mean "the file system is full" (ENOSPC, EDQUOT).
+bool is_space_errno(int err);
+// The error for a store file (PATH or PATH.journal) that cannot be opened for err, one of
+// is_access_errno: "FILE: permission denied opening it for writing (...) (what to do)".
+InputError access_error(const std::string& file, int err, bool for_writing);
+// Opens FILE as the store would (read-only, or for writing) and closes it again, so that a
+// permission problem is reported as one before HDF5 turns it into "cannot open the file":
+// access_error, InputError "no such store" for ENOENT, std::system_error otherwise.
+void check_openable(const std::string& file, bool for_writing);
+// The one-line error for a full file system while writing FILE (need: bytes that were to be
+// written, 0 if unknown; doing: what was being written).
+std::runtime_error space_error(const std::string& file, const std::string& doing, uint64_t need);
+// Whether a dataset holds completion flags (its name ends in "/done"): checkpoint() makes
+// every other record durable before it writes these.
+bool is_completion_flag(const std::string& dataset);
+// One line saying which valid records a damaged journal record hides (JournalScan::dropped)
+// and that they are not applied; "" when none. resume: a writer's open (they will be
+// recomputed), else a read-only open (not shown).
+std::string dropped_records_warning(const std::string& jpath, const JournalScan& scan, bool resume);
 // Variable-length UTF-8 string type.
 h5::Id vlen_utf8();
 

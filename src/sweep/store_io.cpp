@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 #include "sweep/h5.h"
 #include "sweep/h5_types.h"
@@ -160,7 +161,13 @@ void Store::put(const std::string& dataset, const Index& offset, const Index& co
   p.rec.payload.assign(bytes, bytes + nbytes);
   s.scratch.clear();
   encode_journal_record(p.rec, &s.scratch);
-  s.journal->append(s.scratch.data(), s.scratch.size());
+  try {
+    s.journal->append(s.scratch.data(), s.scratch.size());  // cuts a partial record off again
+  } catch (const std::system_error& e) {
+    if (!is_space_errno(e.code().value())) throw;
+    throw space_error(s.journal_path(), "journaling a record for " + p.rec.dataset,
+                      s.scratch.size());
+  }
   s.pending.push_back(std::move(p));
   crash_point(CrashPoint::kPutAppended, s.pending.size());
 }

@@ -1,6 +1,8 @@
 // Store::open (resume) and Store::open_read_only (store.h): Impl::load reads and checks
 // PATH (attributes, store id, every dataset, the generation); Impl::load_journal_records
 // checks the journal's records against it, and a resume replays them.
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -44,10 +46,40 @@ bool read_string_attr(hid_t attr, std::string* out) {
 
 }  // namespace
 
+std::string store_detail::dropped_records_warning(const std::string& jpath, const JournalScan& scan,
+                                                  bool resume) {
+  if (scan.dropped.empty()) return "";
+  // Per dataset, in the order first met: the offsets (items) of its dropped records.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_dataset;
+  std::map<std::string, size_t> index;
+  for (const JournalRecord& r : scan.dropped) {
+    auto it = index.emplace(r.dataset, by_dataset.size()).first;
+    if (it->second == by_dataset.size()) by_dataset.push_back({r.dataset, {}});
+    by_dataset[it->second].second.push_back(shape_str(r.offset));
+  }
+  constexpr size_t kShown = 6;
+  std::string list;
+  for (const auto& [name, offsets] : by_dataset) {
+    list += (list.empty() ? "" : "; ") + name + " at";
+    for (size_t i = 0; i < offsets.size() && i < kShown; ++i) list += " " + offsets[i];
+    if (offsets.size() > kShown)
+      list += " and " + std::to_string(offsets.size() - kShown) + " more";
+  }
+  const size_t n = scan.dropped.size();
+  return jpath + ": the record at byte " + std::to_string(scan.valid_end) + " is damaged (" +
+         scan.damage + "), and the " + std::to_string(n) + " valid record" + (n == 1 ? "" : "s") +
+         " after it " + (n == 1 ? "is" : "are") + " dropped" +
+         (resume ? ": their results will be recomputed: "
+                 : " (not shown here; a resume recomputes their results): ") +
+         printable(list, 2000);
+}
+
 void Store::Impl::load(bool rdwr) {
   h5::Quiet quiet;
   datasets.clear();
   file.reset();
+  // A permission problem is not corruption: say which it is before HDF5 hides the errno.
+  check_openable(path, rdwr);
   h5::Id fapl = h5::store_fapl();
   file = h5::file(H5Fopen(path.c_str(), rdwr ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl));
   if (!file.valid()) {
@@ -221,10 +253,19 @@ std::unique_ptr<Store> Store::open(const std::string& path) {
   if (!exists(path)) {
     throw InputError(path, "", "no such store", "check the path, or create the store first");
   }
-  impl->load(false);  // validate read-only first: a bad file is never opened for writing
+  impl->load(false);           // validate read-only first: a bad file is never opened for writing
+  check_openable(path, true);  // before the journal is touched
   const std::string jpath = impl->journal_path();
-  if (!exists(jpath)) JournalFile::create(jpath, impl->id);  // a crash right after creation
-  impl->journal = std::make_unique<JournalFile>(jpath, true);
+  try {
+    if (!exists(jpath)) JournalFile::create(jpath, impl->id);  // a crash right after creation
+    impl->journal = std::make_unique<JournalFile>(jpath, true);
+  } catch (const std::system_error& e) {
+    if (is_access_errno(e.code().value())) throw access_error(jpath, e.code().value(), true);
+    if (is_space_errno(e.code().value())) {
+      throw space_error(jpath, "making the journal", kJournalHeaderSize);
+    }
+    throw;
+  }
   if (!impl->journal->try_lock()) {
     throw InputError(path, "",
                      "another process has this store open for writing (" + jpath + " is locked)",
@@ -233,11 +274,19 @@ std::unique_ptr<Store> Store::open(const std::string& path) {
   std::vector<uint8_t> bytes = impl->journal->read_all();
   if (bytes.empty()) {  // an empty file holds no records: give it its header
     bytes = encode_journal_header(impl->id);
-    impl->journal->append(bytes.data(), bytes.size());
-    impl->journal->sync();
+    try {
+      impl->journal->append(bytes.data(), bytes.size());
+      impl->journal->sync();
+    } catch (const std::system_error& e) {
+      if (!is_space_errno(e.code().value())) throw;
+      throw space_error(jpath, "writing the journal's header", bytes.size());
+    }
   }
   JournalScan scan = scan_journal(bytes.data(), bytes.size(), impl->generation);
   impl->load_journal_records(scan, true);
+  // The resume below truncates the journal: say now what the damage cost.
+  const std::string warning = dropped_records_warning(jpath, scan, true);
+  if (!warning.empty()) std::fprintf(stderr, "mgsweep: warning: %s\n", warning.c_str());
 
   impl->load(true);
   // The Pending records point into the dataset map that load() rebuilt.
@@ -266,12 +315,18 @@ std::unique_ptr<Store> Store::open_read_only(const std::string& path, bool inclu
     try {
       JournalFile j(jpath, false);
       bytes = j.read_all();
-    } catch (const std::system_error&) {
-      // Unreadable journal (permissions): show the checkpointed state.
+    } catch (const std::system_error& e) {
+      // Unreadable journal (permissions): show the checkpointed state, and say so.
+      std::fprintf(
+          stderr,
+          "mgsweep: warning: %s: cannot read it (%s): showing %s as of its last checkpoint\n",
+          jpath.c_str(), e.code().message().c_str(), path.c_str());
     }
     if (!bytes.empty()) {
       JournalScan scan = scan_journal(bytes.data(), bytes.size(), impl->generation);
       impl->load_journal_records(scan, false);
+      const std::string warning = dropped_records_warning(jpath, scan, false);
+      if (!warning.empty()) std::fprintf(stderr, "mgsweep: warning: %s\n", warning.c_str());
     }
   }
   return std::unique_ptr<Store>(new Store(std::move(impl)));

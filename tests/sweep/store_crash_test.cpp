@@ -5,8 +5,11 @@
 // store's code (a crash hook that raises SIGKILL: inside create, after a journal append, at
 // every step of checkpoint), then checks, read-only and through a resume: the store opens;
 // every done item holds exactly f(i); every item a completed checkpoint covered is done;
-// unfinished items hold f(i) or the fill value, nothing else. Finally it finishes the sweep
-// and compares every dataset, byte for byte, with an uninterrupted run.
+// unfinished items hold f(i) or the fill value, nothing else. The file alone (read without
+// the journal, as h5py reads it during a run or after a kill) must never flag an item done
+// whose values are not all there: checked in this process after every kill, and with h5py
+// (store_h5py_check.py crash) at every crash point. Finally it finishes the sweep and
+// compares every dataset, byte for byte, with an uninterrupted run.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -15,6 +18,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -206,6 +210,72 @@ uint64_t check_store(const Store& s, const Acks& acks, const std::string& what) 
   return ndone;
 }
 
+// PATH alone, without its journal: what h5py sees. Every item flagged done holds f(i), every
+// other one f(i) or the fill, and every item that a completed checkpoint covered is done.
+// values_synced (a kill at kCheckpointValuesSynced): every journaled item holds f(i) and
+// at least one of them is not flagged yet (the checkpoint under way writes its flags last).
+void check_file_alone(const std::string& path, const Acks& acks, bool values_synced,
+                      const std::string& what) {
+  auto s = Store::open_read_only(path, false);
+  const auto done = s->read_all<uint8_t>("/done");
+  const auto value = s->read_all<double>("/result/value");
+  const auto vec = s->read_all<float>("/result/vec");
+  const auto tag = s->read_all<int32_t>("/result/tag");
+  const auto code = s->read_all<int16_t>("/result/code");
+  const auto big = s->read_all<int64_t>("/result/big");
+  size_t journaled_unflagged = 0;
+  for (uint64_t i = 0; i < kItems; ++i) {
+    const bool v = row_is(value, i, f_value(i));
+    const bool w = row_is(vec, i, f_vec(i));
+    const bool t = tag[i] == f_tag(i);
+    const bool c = code[i] == f_code(i);
+    const bool b = row_is(big, i, f_big(i));
+    const bool journaled = acks.journaled.count(static_cast<uint32_t>(i)) > 0;
+    if (done[i] == 1) {
+      EXPECT_TRUE(v && w && t && c && b)
+          << what << ": file alone: item " << i << " is flagged done but lacks its values";
+    } else {
+      EXPECT_EQ(done[i], 0) << what << ": file alone: item " << i;
+      EXPECT_TRUE(v || row_is_fill<double>(value, i, 3, NAN)) << what << ": item " << i;
+      EXPECT_TRUE(w || row_is_fill<float>(vec, i, kVec, NAN)) << what << ": item " << i;
+      EXPECT_EQ(acks.checkpointed.count(static_cast<uint32_t>(i)), 0u)
+          << what << ": file alone: checkpointed item " << i << " is not done";
+      if (journaled) ++journaled_unflagged;
+    }
+    if (values_synced && journaled) {
+      EXPECT_TRUE(v && w && t && c && b)
+          << what << ": values of journaled item " << i << " not in the file yet";
+    }
+  }
+  if (values_synced) {
+    EXPECT_GT(journaled_unflagged, 0u) << what << ": the flags were written with the values";
+  }
+}
+
+// The same check through h5py, in another process and another HDF5 (h5py's own). Returns
+// false, having added a failure, when h5py is missing (unless MGSWEEP_ALLOW_SKIP=1).
+bool check_file_with_h5py(const std::string& path, const Acks& acks, bool values_synced,
+                          const std::string& what) {
+  const char* py = std::getenv("MGSWEEP_PYTHON");
+  if (py == nullptr ||
+      std::system((std::string(py) + " -c 'import h5py' 2>/dev/null").c_str()) != 0) {
+    const char* allow = std::getenv("MGSWEEP_ALLOW_SKIP");
+    if (allow == nullptr || std::string(allow) != "1") {
+      ADD_FAILURE() << "h5py not available (MGSWEEP_PYTHON=" << (py ? py : "unset")
+                    << "): install it with .venv/bin/pip install -r tests/requirements-diff.txt";
+    }
+    return false;
+  }
+  std::string journaled;
+  for (uint32_t i : acks.journaled) journaled += (journaled.empty() ? "" : ",") + std::to_string(i);
+  const std::string cmd =
+      std::string(py) + " " + MGSWEEP_TEST_DATA + "/sweep/store_h5py_check.py " + path + " crash " +
+      std::to_string(kItems) + " " + std::to_string(kVec) + " " +
+      (values_synced ? "values-synced" : "any") + " " + (journaled.empty() ? "-" : journaled);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << what << ": h5py sees an inconsistent file";
+  return true;
+}
+
 struct RoundResult {
   bool killed = false;  // died of SIGKILL (not finished)
   bool in_checkpoint = false;
@@ -273,6 +343,7 @@ uint64_t verify(const std::string& path, const Acks& acked, bool resume, const s
   }
   uint64_t ndone = 0;
   try {
+    check_file_alone(path, acked, false, what);
     ndone = check_store(*Store::open_read_only(path), acked, what + " (read-only)");
     if (resume) {
       auto s = Store::open(path);
@@ -333,6 +404,9 @@ TEST(StoreCrash, KillAtEveryStepOfCreateAndCheckpoint) {
       {CrashPoint::kCheckpointJournalSynced, 2, 0, "checkpoint: journal synced"},
       {CrashPoint::kCheckpointRecordApplied, 2, 0, "checkpoint: first record applied"},
       {CrashPoint::kCheckpointRecordApplied, 2, 13, "checkpoint: 14th record applied"},
+      {CrashPoint::kCheckpointValuesSynced, 2, 0, "checkpoint: values synced, no flag yet"},
+      // Record 5 is the first item's /done: the first record of the flag phase.
+      {CrashPoint::kCheckpointRecordApplied, 2, 5, "checkpoint: first flag record applied"},
       {CrashPoint::kCheckpointDataSynced, 2, 0, "checkpoint: data synced, not committed"},
       {CrashPoint::kCheckpointCommitted, 2, 0, "checkpoint: committed, journal not truncated"},
       {CrashPoint::kCheckpointDone, 2, 0, "checkpoint: done"},
@@ -340,12 +414,20 @@ TEST(StoreCrash, KillAtEveryStepOfCreateAndCheckpoint) {
       {CrashPoint::kPutAppended, 9, 0, "after the 9th journal append (for the replay)"},
       {CrashPoint::kCheckpointRecordApplied, 1, 4, "replay: 5th record applied"},
       {CrashPoint::kCheckpointDataSynced, 1, 0, "replay: data synced"},
+      {CrashPoint::kPutAppended, 9, 0, "after the 9th journal append (for another replay)"},
+      {CrashPoint::kCheckpointValuesSynced, 1, 0, "replay: values synced, no flag yet"},
   };
   uint64_t last_done = 0;
+  int h5py_checks = 0;
   for (size_t k = 0; k < steps.size(); ++k) {
     const Step& st = steps[k];
     const RoundResult r = run_child(path, &acked, -1, shared, st.point, st.countdown, st.arg);
     EXPECT_TRUE(r.killed) << st.name << ": the child was not killed there";
+    const bool values_synced = st.point == CrashPoint::kCheckpointValuesSynced;
+    if (Store::exists(path)) {
+      check_file_alone(path, acked, values_synced, st.name);
+      h5py_checks += check_file_with_h5py(path, acked, values_synced, st.name) ? 1 : 0;
+    }
     // Resume in the parent only where the next step does not need the journal intact.
     const bool resume = k + 1 < steps.size() && st.point != CrashPoint::kPutAppended;
     const uint64_t ndone = verify(path, acked, resume, st.name);
@@ -362,6 +444,7 @@ TEST(StoreCrash, KillAtEveryStepOfCreateAndCheckpoint) {
   EXPECT_EQ(verify(path, acked, true, "finished"), kItems);
   run_sweep(dir + "/reference.h5", -1);
   expect_same_as_uninterrupted(path, dir + "/reference.h5");
+  std::cout << "[crash] " << h5py_checks << " h5py checks of the file without its journal\n";
   ::munmap(shared, sizeof(Shared));
 }
 
