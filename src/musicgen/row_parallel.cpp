@@ -48,6 +48,7 @@ at::Tensor for_each_row(int64_t rows, const at::Device& device,
       // Libraries choose kernels by the thread count they see (ATen runs 1x1 convolutions
       // through oneDNN only with more than one thread): make every row see 1, as with
       // --threads 1. This sets the ICV of this region's implicit task only.
+      at::internal::lazy_init_num_threads();  // else ATen's first call here would undo it
       omp_set_num_threads(1);
 #pragma omp for schedule(dynamic, 1)
       for (int64_t i = 0; i < rows; ++i) one(i);

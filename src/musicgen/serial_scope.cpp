@@ -1,5 +1,7 @@
 #include "musicgen/serial_scope.h"
 
+#include <ATen/Parallel.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -22,6 +24,9 @@ SerialScope::SerialScope(bool on) {
 #ifdef _OPENMP
   // The calling thread's own OpenMP thread count (an ICV of this thread, not the process's):
   // ATen's parallel_for (at::get_num_threads()) and oneDNN read it and run inline.
+  // ATen sets a thread's OpenMP count on the thread's first parallel call: have it done now,
+  // or that first call (inside the scope) would undo ours.
+  at::internal::lazy_init_num_threads();
   state_->omp_previous = omp_get_max_threads();
   omp_set_num_threads(1);
 #endif
