@@ -79,7 +79,7 @@ void export_store_audio(const ReportOptions& o, const std::string& store, const 
         stderr,
         "report: %s: %lld extreme-case WAVs (with their baselines), %lld DecoderLens WAVs\n",
         store.c_str(), static_cast<long long>(r.extremes_files),
-        static_cast<long long>(r.baseline_files), static_cast<long long>(r.lens_files));
+        static_cast<long long>(r.lens_files));
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "report: %s: no audio: %s\n", store.c_str(), ex.what());
     fs::create_directories(dir);
