@@ -40,7 +40,7 @@ from store_progress import progress  # noqa: E402
 # A job long enough (seconds, on 3 ranks) for a rank to freeze mid-run, with a short stall
 # bound: healthy batches of the tiny model take tens of milliseconds.
 STALL_JOB = {"per_concept = 3": "per_concept = 12", "frames = 12": "frames = 40",
-             "checkpoint_seconds = 0.5": "checkpoint_seconds = 0.5\nstall_seconds = 2"}
+             "checkpoint_seconds = 0.5": "checkpoint_seconds = 0.5\nstall_seconds = 3"}
 
 
 def partial(state):
