@@ -8,11 +8,13 @@ uninterrupted reference store, and the bookkeeping of checks.
     f.check(cond, "what")               # prints ok/FAIL; f.finish() is the exit status
     f.same(f.reference(), store)        # dataset-by-dataset equality (compare_stores.py)
 """
+import argparse
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -109,3 +111,20 @@ class Faults:
         shutil.rmtree(self.ompi_tmp, ignore_errors=True)
         print("FAIL: " + "; ".join(self.failures) if self.failures else "PASS")
         return 1 if self.failures else 0
+
+
+def main(cases, module_globals, scratch_prefix=""):
+    """The command line of a fault script: `SCRIPT --mgsweep BIN --scratch DIR CASE` runs
+    case_CASE(Faults) of `module_globals` in DIR/PREFIXCASE; returns the exit status."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mgsweep", required=True)
+    ap.add_argument("--scratch", required=True)
+    ap.add_argument("case", choices=cases)
+    args = ap.parse_args()
+    f = Faults(args.mgsweep, os.path.join(args.scratch, scratch_prefix + args.case))
+    t0 = time.time()
+    try:
+        module_globals["case_" + args.case](f)
+    finally:
+        print(f"{args.case}: {time.time() - t0:.0f} s")
+    return f.finish()

@@ -16,14 +16,12 @@ CASE:
                (a damaged baseline: its whole concept), verify then exits 0 and the store equals
                the reference
 """
-import argparse
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -31,6 +29,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sweep_integration"))
+import fault_common  # noqa: E402
 from fault_common import EXIT_INPUT, EXIT_PREEMPTED, Faults  # noqa: E402
 from run_integration import wait_for_progress, wait_session_gone  # noqa: E402
 from store_checksums import crc32c, expected_checksums  # noqa: E402
@@ -171,20 +170,5 @@ def case_checksum(f):
 CASES = ["fingerprint", "checksum"]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mgsweep", required=True)
-    ap.add_argument("--scratch", required=True)
-    ap.add_argument("case", choices=CASES)
-    args = ap.parse_args()
-    f = Faults(args.mgsweep, os.path.join(args.scratch, "integrity_" + args.case))
-    t0 = time.time()
-    try:
-        globals()["case_" + args.case](f)
-    finally:
-        print(f"{args.case}: {time.time() - t0:.0f} s")
-    return f.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(fault_common.main(CASES, globals(), "integrity_"))

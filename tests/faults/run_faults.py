@@ -20,7 +20,6 @@ CASE:
   sigterm_mpirun  SIGTERM to tools/mpirun-sweep (the mpirun for schedulers that send TERM):
                75, a partial store, a resume that equals the reference
 """
-import argparse
 import json
 import os
 import re
@@ -32,6 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sweep_integration"))
+import fault_common  # noqa: E402
 from fault_common import EXIT_PREEMPTED, REPO, Faults  # noqa: E402
 import oracle_deps  # noqa: E402  (tests/oracle_deps.py)
 from run_integration import rank_pids, wait_for_progress, wait_session_gone  # noqa: E402
@@ -202,20 +202,5 @@ def case_sigterm_mpirun(f):
 CASES = ["stall", "stall_back", "run_error", "sigint", "sigterm_mpirun"]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mgsweep", required=True)
-    ap.add_argument("--scratch", required=True)
-    ap.add_argument("case", choices=CASES)
-    args = ap.parse_args()
-    f = Faults(args.mgsweep, os.path.join(args.scratch, args.case))
-    t0 = time.time()
-    try:
-        globals()["case_" + args.case](f)
-    finally:
-        print(f"{args.case}: {time.time() - t0:.0f} s")
-    return f.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(fault_common.main(CASES, globals(), ""))
