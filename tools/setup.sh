@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything mgsweep needs on a Debian 12 machine and builds it.
 #   - Debian packages (as root, when missing): compilers, Open MPI, HDF5, toml++,
-#     spdlog, CLI11, nlohmann-json, libsndfile, GoogleTest, Google Benchmark, clang, and
-#     chromium (headless, for the test of the report's page).
+#     spdlog, CLI11, nlohmann-json, libsndfile, GoogleTest, Google Benchmark, clang,
+#     chromium (headless, for the test of the report's page) and e2fsprogs (chattr, for the
+#     store's permission fault test).
 #   - A project-local virtual environment .venv with the torch wheel (its LibTorch is
 #     what we link) and the upstream Python packages used as test oracles.
 #   - A Release build in build/.
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(build-essential cmake pkg-config python3-venv libopenmpi-dev openmpi-bin
   libhdf5-dev libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libsndfile1-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev chromium)
+  libsndfile1-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev chromium e2fsprogs)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
