@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -223,8 +224,31 @@ int run_ranks(const RunArgs& args, MpiSession& mpi) {
     exec = std::make_unique<ModelExecutor>(plan, *model, *classifier);
   }
 
-  // Collective, so every rank is past its model load here; rank 0 names ranks by host.
-  const std::vector<std::string> hosts = mpi.gather_host_names();
+  // Every rank reports its host once its model is loaded; rank 0 names ranks by host in its
+  // messages. A rank that never reports (stalled in its load: a hung GPU or file system) must
+  // not hold the job forever: after the stall bound (at least 10 s: loads vary more than
+  // batches), or half an hour without the key, rank 0 gives up and asks for a requeue.
+  // Test hook (tests/faults/run_faults.py stall_start): this rank stops itself here, as one
+  // stalled in its load would; a signal from outside cannot land this precisely (a rank
+  // stopped before MPI_Init holds every rank inside MPI_Init, which no code of ours can guard).
+  if (const char* r = std::getenv("MGSWEEP_TEST_FREEZE_RANK_AFTER_LOAD");
+      r && std::atoi(r) == mpi.rank() && mpi.rank() != 0)
+    std::raise(SIGSTOP);
+  std::vector<int> missing;
+  const double hello_timeout_s =
+      spec.stall_seconds > 0 ? std::max(10.0, spec.stall_seconds) : 1800.0;
+  const std::vector<std::string> hosts = mpi.gather_host_names(hello_timeout_s, &missing);
+  if (!missing.empty()) {
+    std::string who;
+    for (int r : missing) who += (who.empty() ? "rank " : ", rank ") + std::to_string(r);
+    std::fprintf(stderr,
+                 "run: stalled: %s did not report within %.0f s of rank 0's model load (job "
+                 "key stall_seconds); nothing was computed -- exiting with %d so that the job is "
+                 "requeued (run the same command to start again)\n",
+                 who.c_str(), hello_timeout_s, kExitPreempted);
+    std::fflush(stderr);
+    mpi.abort(kExitPreempted);
+  }
   install_stop_handlers(/*coordinator=*/mpi.rank() == 0);
   if (mpi.rank() != 0) {
     WorkerLink link(nullptr);

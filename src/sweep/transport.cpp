@@ -2,8 +2,11 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 namespace mg::sweep {
 
@@ -113,18 +116,39 @@ MpiSession::~MpiSession() {
   if (finalize_) MPI_Finalize();
 }
 
-std::vector<std::string> MpiSession::gather_host_names() const {
+std::vector<std::string> MpiSession::gather_host_names(double timeout_s,
+                                                       std::vector<int>* missing) const {
+  // Point to point, not MPI_Gather: a collective would wait forever for a rank that stalled
+  // before it (a hung GPU during its model load), while rank 0 can give up on a probe.
+  constexpr int kHelloTag = 100;  // apart from the coordinator's Tag values
   char name[MPI_MAX_PROCESSOR_NAME] = {0};
   int len = 0;
   MPI_Get_processor_name(name, &len);
-  std::vector<char> all(rank_ == 0 ? static_cast<size_t>(size_) * MPI_MAX_PROCESSOR_NAME : 1);
-  MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR,
-             0, MPI_COMM_WORLD);
   std::vector<std::string> out;
-  if (rank_ != 0) return out;
-  for (int r = 0; r < size_; ++r) {
-    const char* p = all.data() + static_cast<size_t>(r) * MPI_MAX_PROCESSOR_NAME;
-    out.emplace_back(p, strnlen(p, MPI_MAX_PROCESSOR_NAME));
+  if (rank_ != 0) {
+    MPI_Send(name, len, MPI_CHAR, 0, kHelloTag, MPI_COMM_WORLD);
+    return out;
+  }
+  out.assign(static_cast<size_t>(size_), std::string());
+  out[0].assign(name, static_cast<size_t>(len));
+  const double deadline = MPI_Wtime() + timeout_s;
+  for (int r = 1; r < size_; ++r) {
+    int flag = 0;
+    MPI_Status st;
+    while (!flag) {
+      MPI_Iprobe(r, kHelloTag, MPI_COMM_WORLD, &flag, &st);
+      if (flag || MPI_Wtime() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!flag) {
+      if (missing) missing->push_back(r);
+      continue;
+    }
+    int count = 0;
+    MPI_Get_count(&st, MPI_CHAR, &count);
+    std::vector<char> buf(static_cast<size_t>(std::max(count, 1)));
+    MPI_Recv(buf.data(), count, MPI_CHAR, r, kHelloTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    out[static_cast<size_t>(r)].assign(buf.data(), static_cast<size_t>(count));
   }
   return out;
 }

@@ -68,8 +68,11 @@ class MpiSession {
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
-  // Collective: every rank's host name, on rank 0 (other ranks get an empty vector).
-  std::vector<std::string> gather_host_names() const;
+  // Every rank's host name, on rank 0 (other ranks send theirs and get an empty vector).
+  // Called by every rank once its model is loaded. Rank 0 waits at most `timeout_s` for each
+  // rank: `missing` (rank 0 only) lists those that did not report, e.g. a rank stalled in its
+  // load; their names are empty.
+  std::vector<std::string> gather_host_names(double timeout_s, std::vector<int>* missing) const;
   void abort(int code);
 
  private:

@@ -8,7 +8,11 @@ CASE:
                host, gives its batch to another rank, the others finish the work, and the run
                ends with 75 (requeue) instead of waiting forever; the resume completes and the
                store equals an uninterrupted run's
-  stall_back   the same, but the frozen rank is woken (SIGCONT) after it was declared stalled:
+  stall_start  `mpirun -np 3`, rank 2 frozen right after its model load (it stops itself there:
+               MGSWEEP_TEST_FREEZE_RANK_AFTER_LOAD=2, as a rank stalled in its load would):
+               rank 0 does not wait for it forever, names it, and exits 75 without a store
+               (nothing was computed); the run then completes on its own
+  stall_back   the same as stall, but the frozen rank is woken (SIGCONT) after it was declared stalled:
                it is taken back, its late result is not counted twice, the run ends with 0 and
                equals the reference
   run_error    a classifier that returns the wrong shape fails the run on its first batch:
@@ -126,6 +130,31 @@ def case_stall(f):
     freeze_rank_1(f, "stall.h5", wake=False)
 
 
+def case_stall_start(f):
+    job = f.job("stall_start.h5", replace=STALL_JOB)
+    store = os.path.join(f.scratch, "stall_start.h5")
+    log = os.path.join(f.scratch, "stall_start.log")
+    env = dict(f.env, MGSWEEP_TEST_FREEZE_RANK_AFTER_LOAD="2")
+    with open(log, "w") as out:
+        cmd = ["mpirun", "-np", "3", "--oversubscribe", f.mgsweep, "run", job, "--threads", "1"]
+        print("+ MGSWEEP_TEST_FREEZE_RANK_AFTER_LOAD=2", " ".join(cmd), flush=True)
+        p = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=out, stderr=out)
+    try:
+        rc = p.wait(timeout=300)
+    except subprocess.TimeoutExpired:  # the bug this case is about
+        p.kill()
+        rc = None
+    wait_session_gone(p.pid)
+    text = open(log, errors="replace").read()
+    sys.stdout.write(text[-3000:])
+    f.check(rc == EXIT_PREEMPTED, f"exit {EXIT_PREEMPTED} instead of waiting forever (got {rc})")
+    f.check(re.search(r"run: stalled: rank 2 did not report within \d+ s", text) is not None,
+            "rank 0 names the rank that never reported")
+    f.check(not os.path.exists(store), "no store was made (nothing was computed)")
+    r = f.run(["run", job, "--threads", "1"])
+    f.check(r.returncode == 0, "the same command then completes")
+
+
 def case_stall_back(f):
     freeze_rank_1(f, "stall_back.h5", wake=True)
 
@@ -199,7 +228,7 @@ def case_sigterm_mpirun(f):
                    signal.SIGTERM, 2)
 
 
-CASES = ["stall", "stall_back", "run_error", "sigint", "sigterm_mpirun"]
+CASES = ["stall", "stall_start", "stall_back", "run_error", "sigint", "sigterm_mpirun"]
 
 
 if __name__ == "__main__":
