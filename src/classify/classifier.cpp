@@ -89,10 +89,12 @@ at::Tensor Classifier::classify(const at::Tensor& audio, int64_t audio_rate) {
     // Each clip alone on one thread (row_parallel.h): the same logits whatever the thread
     // count or the clips beside it. The first clip is prepared here, serially: that makes the
     // resampler and says the padding note, the state the workers then only read.
-    prepare(mono.narrow(0, 0, 1), audio_rate);
+    const at::Tensor first = prepare(mono.narrow(0, 0, 1), audio_rate);
     out.copy_(for_each_row(
         rows, device(),
-        [&](int64_t i) { return run_chunk(prepare(mono.narrow(0, i, 1), audio_rate)); },
+        [&](int64_t i) {
+          return run_chunk(i == 0 ? first : prepare(mono.narrow(0, i, 1), audio_rate));
+        },
         [&] { return run_chunk(prepare(mono, audio_rate)); }));
     return out;
   }

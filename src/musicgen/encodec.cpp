@@ -320,11 +320,13 @@ at::Tensor EncodecDecoder::decode_from_latent(const at::Tensor& latent) const {
 }
 
 at::Tensor EncodecDecoder::decode(const at::Tensor& codes) const {
-  if (codes.dim() != 3) return decode_latent(codes);  // its message names the shape
+  // The codebook lookup (a gather, exact) and its checks once for the batch; the SEANet
+  // decoder, whose convolutions split by thread count, row by row on CPU.
+  const at::Tensor latent = decode_latent(codes);
   return for_each_row(
-      codes.size(0), options_.device(),
-      [&](int64_t i) { return decode_from_latent(decode_latent(codes.narrow(0, i, 1))); },
-      [&] { return decode_from_latent(decode_latent(codes)); });
+      latent.size(0), options_.device(),
+      [&](int64_t i) { return decode_from_latent(latent.narrow(0, i, 1)); },
+      [&] { return decode_from_latent(latent); });
 }
 
 }  // namespace mg

@@ -104,25 +104,25 @@ bool holds_results(const Store& store) {
 }
 
 // Removes a store that holds no result (see holds_results), so that a corrected job can
-// start afresh on its path; `why` says what was wrong with it.
-void replace_empty_store(std::unique_ptr<Store> store, const std::string& why) {
+// start afresh on its path; `refusal` is why a resume of it was refused.
+void replace_empty_store(std::unique_ptr<Store> store, const std::string& refusal) {
   const std::string path = store->path();
   store.reset();  // closes the files and the writer's lock
-  std::fprintf(stderr, "run: replacing %s: %s, and it holds no completed item\n", path.c_str(),
-               why.c_str());
+  std::fprintf(stderr,
+               "run: replacing %s: it holds no completed item, and a resume was refused: %s\n",
+               path.c_str(), refusal.c_str());
   fs::remove(Store::journal_path(path));
   fs::remove(path);
 }
 
 // The checks of a resume: the store's schema, the job it was made from, and the model and
-// classifier it was made with.
-std::unique_ptr<Store> resume_store(std::unique_ptr<Store> store, const JobSpec& spec,
-                                    const Fingerprints& fp) {
-  require_current_schema(*store, "resume");
-  if (!store->has_attribute("spec_hash") || store->attribute("spec_hash") != spec.result_hash()) {
+// classifier it was made with. InputError naming what differs.
+void check_resume(const Store& store, const JobSpec& spec, const Fingerprints& fp) {
+  require_current_schema(store, "resume");
+  if (!store.has_attribute("spec_hash") || store.attribute("spec_hash") != spec.result_hash()) {
     std::string diff;
-    if (store->has_attribute("spec_toml")) {
-      JobSpec old = load_job_text(store->attribute("spec_toml"), spec.store + ":spec_toml");
+    if (store.has_attribute("spec_toml")) {
+      JobSpec old = load_job_text(store.attribute("spec_toml"), spec.store + ":spec_toml");
       for (const auto& d : JobSpec::result_differences(old, spec))
         diff += (diff.empty() ? " " : "; ") + d;
     }
@@ -130,9 +130,7 @@ std::unique_ptr<Store> resume_store(std::unique_ptr<Store> store, const JobSpec&
                          "was made from a job whose results differ from this one:" + diff,
                          "use the original job, or --store a new path");
   }
-  check_fingerprints(*store, fp, spec.store);
-  std::fprintf(stderr, "run: resuming %s\n", spec.store.c_str());
-  return store;
+  check_fingerprints(store, fp, spec.store);
 }
 
 std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
@@ -141,23 +139,15 @@ std::unique_ptr<Store> open_or_create(const Plan& plan, const JobSpec& spec,
   const Fingerprints fp = job_fingerprints(spec);
   if (Store::exists(spec.store)) {
     auto store = Store::open(spec.store);
-    if (holds_results(*store)) return resume_store(std::move(store), spec, fp);
-    // Nothing to lose: a store that would be refused is replaced instead, saying why.
-    std::string why;
-    if (!store->has_attribute("schema") || store->attribute("schema") != kStoreSchema) {
-      why = "it has another schema";
-    } else if (!store->has_attribute("spec_hash") ||
-               store->attribute("spec_hash") != spec.result_hash()) {
-      why = "it was made from a job whose results differ";
-    } else {
-      try {
-        check_fingerprints(*store, fp, spec.store);
-      } catch (const mg::InputError&) {
-        why = "it was made with another model or classifier";
-      }
+    try {
+      check_resume(*store, spec, fp);
+      std::fprintf(stderr, "run: resuming %s\n", spec.store.c_str());
+      return store;
+    } catch (const mg::InputError& e) {
+      // Nothing to lose in a store without a completed item: replaced instead of refused.
+      if (holds_results(*store)) throw;
+      replace_empty_store(std::move(store), e.what());
     }
-    if (why.empty()) return resume_store(std::move(store), spec, fp);
-    replace_empty_store(std::move(store), why);
   }
   {
     fs::path dir = fs::path(spec.store).parent_path();

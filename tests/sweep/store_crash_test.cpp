@@ -171,31 +171,48 @@ bool row_is_fill(const std::vector<T>& all, uint64_t i, size_t width, T fill) {
   return true;
 }
 
-// Checks the invariants; returns the number of done items.
-uint64_t check_store(const Store& s, const Acks& acks, const std::string& what) {
+// An item of the store as read back: its flag, whether every dataset holds f(i), and whether
+// each one holds f(i) or its fill value (what an unfinished item may show).
+struct ItemRead {
+  uint8_t done = 0;
+  bool holds_f = false;
+  bool f_or_fill = false;
+};
+
+std::vector<ItemRead> read_items(const Store& s) {
   const auto done = s.read_all<uint8_t>("/done");
   const auto value = s.read_all<double>("/result/value");
   const auto vec = s.read_all<float>("/result/vec");
   const auto tag = s.read_all<int32_t>("/result/tag");
   const auto code = s.read_all<int16_t>("/result/code");
   const auto big = s.read_all<int64_t>("/result/big");
-  uint64_t ndone = 0;
+  std::vector<ItemRead> items(kItems);
   for (uint64_t i = 0; i < kItems; ++i) {
     const bool v = row_is(value, i, f_value(i));
     const bool w = row_is(vec, i, f_vec(i));
     const bool t = tag[i] == f_tag(i);
     const bool c = code[i] == f_code(i);
     const bool b = row_is(big, i, f_big(i));
-    if (done[i] == 1) {
+    items[i].done = done[i];
+    items[i].holds_f = v && w && t && c && b;
+    items[i].f_or_fill = (v || row_is_fill<double>(value, i, 3, NAN)) &&
+                         (w || row_is_fill<float>(vec, i, kVec, NAN)) && (t || tag[i] == -1) &&
+                         (c || code[i] == 0) && (b || row_is_fill<int64_t>(big, i, 2, 0));
+  }
+  return items;
+}
+
+// Checks the invariants; returns the number of done items.
+uint64_t check_store(const Store& s, const Acks& acks, const std::string& what) {
+  const std::vector<ItemRead> items = read_items(s);
+  uint64_t ndone = 0;
+  for (uint64_t i = 0; i < kItems; ++i) {
+    if (items[i].done == 1) {
       ++ndone;
-      EXPECT_TRUE(v && w && t && c && b) << what << ": done item " << i << " lacks f(i)";
+      EXPECT_TRUE(items[i].holds_f) << what << ": done item " << i << " lacks f(i)";
     } else {
-      EXPECT_EQ(done[i], 0) << what << ": item " << i;
-      EXPECT_TRUE(v || row_is_fill<double>(value, i, 3, NAN)) << what << ": item " << i;
-      EXPECT_TRUE(w || row_is_fill<float>(vec, i, kVec, NAN)) << what << ": item " << i;
-      EXPECT_TRUE(t || tag[i] == -1) << what << ": item " << i;
-      EXPECT_TRUE(c || code[i] == 0) << what << ": item " << i;
-      EXPECT_TRUE(b || row_is_fill<int64_t>(big, i, 2, 0)) << what << ": item " << i;
+      EXPECT_EQ(items[i].done, 0) << what << ": item " << i;
+      EXPECT_TRUE(items[i].f_or_fill) << what << ": item " << i;
       EXPECT_EQ(acks.checkpointed.count(static_cast<uint32_t>(i)), 0u)
           << what << ": item " << i << " was checkpointed but is not done";
       // Stronger than the promise (at most the work since the last checkpoint is lost): a
@@ -217,33 +234,22 @@ uint64_t check_store(const Store& s, const Acks& acks, const std::string& what) 
 void check_file_alone(const std::string& path, const Acks& acks, bool values_synced,
                       const std::string& what) {
   auto s = Store::open_read_only(path, false);
-  const auto done = s->read_all<uint8_t>("/done");
-  const auto value = s->read_all<double>("/result/value");
-  const auto vec = s->read_all<float>("/result/vec");
-  const auto tag = s->read_all<int32_t>("/result/tag");
-  const auto code = s->read_all<int16_t>("/result/code");
-  const auto big = s->read_all<int64_t>("/result/big");
+  const std::vector<ItemRead> items = read_items(*s);
   size_t journaled_unflagged = 0;
   for (uint64_t i = 0; i < kItems; ++i) {
-    const bool v = row_is(value, i, f_value(i));
-    const bool w = row_is(vec, i, f_vec(i));
-    const bool t = tag[i] == f_tag(i);
-    const bool c = code[i] == f_code(i);
-    const bool b = row_is(big, i, f_big(i));
     const bool journaled = acks.journaled.count(static_cast<uint32_t>(i)) > 0;
-    if (done[i] == 1) {
-      EXPECT_TRUE(v && w && t && c && b)
+    if (items[i].done == 1) {
+      EXPECT_TRUE(items[i].holds_f)
           << what << ": file alone: item " << i << " is flagged done but lacks its values";
     } else {
-      EXPECT_EQ(done[i], 0) << what << ": file alone: item " << i;
-      EXPECT_TRUE(v || row_is_fill<double>(value, i, 3, NAN)) << what << ": item " << i;
-      EXPECT_TRUE(w || row_is_fill<float>(vec, i, kVec, NAN)) << what << ": item " << i;
+      EXPECT_EQ(items[i].done, 0) << what << ": file alone: item " << i;
+      EXPECT_TRUE(items[i].f_or_fill) << what << ": item " << i;
       EXPECT_EQ(acks.checkpointed.count(static_cast<uint32_t>(i)), 0u)
           << what << ": file alone: checkpointed item " << i << " is not done";
       if (journaled) ++journaled_unflagged;
     }
     if (values_synced && journaled) {
-      EXPECT_TRUE(v && w && t && c && b)
+      EXPECT_TRUE(items[i].holds_f)
           << what << ": values of journaled item " << i << " not in the file yet";
     }
   }
