@@ -26,7 +26,8 @@ struct CpuPeak {
 // FMA units per core (every AVX-512 server core since Skylake-SP and every AVX2 core since
 // Haswell and Zen 2 has two): AVX-512 2 x 16 x 2 = 64, AVX2 2 x 8 x 2 = 32. The clock is the
 // CPU's maximum frequency where the kernel says (cpufreq), else what /proc/cpuinfo shows now.
-inline CpuPeak theoretical_cpu_peak(int cores) {
+// `kernel_isa` ("avx2" when our kernels are forced to AVX2 on an AVX-512 CPU) caps the ISA.
+inline CpuPeak theoretical_cpu_peak(int cores, const std::string& kernel_isa = "") {
   CpuPeak p;
   p.cores = cores;
   std::ifstream info("/proc/cpuinfo");
@@ -41,7 +42,7 @@ inline CpuPeak theoretical_cpu_peak(int cores) {
   double khz = 0;
   if (maxf >> khz && khz > 0) mhz = khz / 1000.0;
   p.ghz = mhz / 1000.0;
-  if (flags.find(" avx512f ") != std::string::npos) {
+  if (flags.find(" avx512f ") != std::string::npos && kernel_isa != "avx2") {
     p.isa = "AVX-512", p.flops_per_cycle = 64;
   } else if (flags.find(" avx2 ") != std::string::npos &&
              flags.find(" fma ") != std::string::npos) {

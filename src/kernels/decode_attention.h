@@ -1,11 +1,11 @@
 // Attention of one new query position per (row, head) over a cache of keys and
 // values: what every decoding step computes, in self-attention over the frames so
-// far and in cross-attention over the text. float32, AVX-512.
+// far and in cross-attention over the text. float32.
 //
 // Why our own kernel: ATen computes this as one GEMV per (row, head) -- 512 calls
 // per layer at batch 16 -- and the call overhead, not the arithmetic, set the time
 // (13% of a batch-16 step). Here one pass per (row, head) reads each cached key and
-// value once, and the threads split the (row, head) pairs.
+// value once, and the threads split the (row, head) pairs. AVX-512 or AVX2, same bits.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +27,8 @@ struct DecodeAttentionArgs {
   int64_t out_row_stride = 0;
 };
 
-// True when the CPU can run it (AVX-512) and head_dim is a multiple of 16 up to 128
-// (MusicGen: 64 in every published size).
+// True when the kernels run here (kernel_isa(): AVX2 or AVX-512) and head_dim is a
+// multiple of 16 up to 128 (MusicGen: 64 in every published size).
 bool decode_attention_available(int64_t head_dim);
 
 // Softmax(scores) . V for the (row, head) pairs p = r*heads + h in [p_begin, p_end).

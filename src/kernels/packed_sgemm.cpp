@@ -1,4 +1,4 @@
-// Packing and dispatch; the AVX-512 tiles live in packed_sgemm_avx512.cpp.
+// Packing and dispatch; the tiles live in packed_sgemm_avx512.cpp and packed_sgemm_avx2.cpp.
 #include "kernels/packed_sgemm.h"
 
 #include <algorithm>
@@ -9,6 +9,9 @@ namespace mg::kernels {
 void packed_sgemm_avx512(const float* x, int64_t ldx, int64_t m, const float* packed,
                          const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y,
                          int64_t ldy, Epilogue epilogue, const float* residual, int64_t ldr);
+void packed_sgemm_avx2(const float* x, int64_t ldx, int64_t m, const float* packed,
+                       const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y,
+                       int64_t ldy, Epilogue epilogue, const float* residual, int64_t ldr);
 
 int64_t PackedShape::panel_width(int64_t p) const {
   const int64_t left = n - p * kPanelWidth;
@@ -20,15 +23,7 @@ int64_t PackedShape::floats() const {
   return p == 0 ? 0 : panel_offset(p - 1) + panel_width(p - 1) * k;
 }
 
-bool packed_sgemm_available() {
-#if defined(MGSWEEP_HAVE_AVX512)
-  // Checks the CPU flags and that the OS saves the zmm registers.
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-#else
-  return false;
-#endif
-}
+bool packed_sgemm_available() { return kernel_isa() != Isa::None; }
 
 void pack_weight(const float* w, int64_t ldw, const PackedShape& s, float* packed, int64_t p_begin,
                  int64_t p_end) {
@@ -57,8 +52,11 @@ void unpack_weight(const float* packed, const PackedShape& s, float* w) {
 void packed_sgemm(const float* x, int64_t ldx, int64_t m, const float* packed,
                   const PackedShape& shape, int64_t p_begin, int64_t p_end, float* y, int64_t ldy,
                   Epilogue epilogue, const float* residual, int64_t ldr) {
-#if defined(MGSWEEP_HAVE_AVX512)
-  packed_sgemm_avx512(x, ldx, m, packed, shape, p_begin, p_end, y, ldy, epilogue, residual, ldr);
+#if defined(MGSWEEP_HAVE_X86_SIMD)
+  if (kernel_isa() == Isa::Avx512)
+    packed_sgemm_avx512(x, ldx, m, packed, shape, p_begin, p_end, y, ldy, epilogue, residual, ldr);
+  else
+    packed_sgemm_avx2(x, ldx, m, packed, shape, p_begin, p_end, y, ldy, epilogue, residual, ldr);
 #else
   (void)x, (void)ldx, (void)m, (void)packed, (void)shape, (void)p_begin, (void)p_end, (void)y,
       (void)ldy, (void)epilogue, (void)residual, (void)ldr;

@@ -10,21 +10,19 @@
 // on the thread count: generation is bit-identical across batch splits and
 // --threads.
 //
+// Tiles for AVX-512 and for AVX2 (cpu_isa.h: same bits from both), chosen at run time.
 // Plain C++ on raw pointers (no LibTorch), so it is tested and benchmarked alone.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-// The AVX-512 kernel is built wherever the compiler can target it (x86-64 GCC or
-// Clang) and used where the CPU has it; elsewhere callers take their fallback.
-#if (defined(__x86_64__) && defined(__GNUC__)) && !defined(MGSWEEP_NO_AVX512)
-#define MGSWEEP_HAVE_AVX512 1
-#endif
+#include "kernels/cpu_isa.h"
 
 namespace mg::kernels {
 
-// Panel width (columns of y per panel): three 16-float AVX-512 vectors.
+// Panel width (columns of y per panel): three 16-float AVX-512 vectors (three 16-column
+// chunks of two ymm each for AVX2).
 inline constexpr int64_t kPanelWidth = 48;
 
 // Layout of a packed [n, k] weight: panels of kPanelWidth output columns; panel p
@@ -38,7 +36,7 @@ struct PackedShape {
   int64_t floats() const;  // size of the packed buffer
 };
 
-// True when this CPU (and OS) runs the AVX-512 kernel.
+// True when the kernels run here: kernel_isa() is AVX2 or AVX-512.
 bool packed_sgemm_available();
 
 // w: [n, k] row-major (leading dimension ldw) -> packed (PackedShape::floats()

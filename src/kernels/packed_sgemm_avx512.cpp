@@ -10,7 +10,7 @@
 // that the linker could pick for callers on CPUs without it.
 #include "kernels/packed_sgemm.h"
 
-#if defined(MGSWEEP_HAVE_AVX512)
+#if defined(MGSWEEP_HAVE_X86_SIMD)
 #include <array>
 #include <utility>
 
@@ -56,11 +56,14 @@ MG_AVX512 void tile(const float* x, int64_t ldx, const float* b, int64_t k, floa
       for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(a, bv[j], acc[i][j]);
     }
   }
+  // Constant indices only (fully unrolled, no break): an accumulator indexed at run time
+  // lives in memory, and GCC then stores every accumulator on every k step.
+#pragma GCC unroll 3
   for (int j = 0; j < NV; ++j) {
     const int64_t left = cols - 16 * j;
-    if (left <= 0) break;
-    const __mmask16 mask =
-        left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+    const __mmask16 mask = left >= 16  ? static_cast<__mmask16>(0xFFFF)
+                           : left <= 0 ? static_cast<__mmask16>(0)
+                                       : static_cast<__mmask16>((1u << left) - 1);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       __m512 v = acc[i][j];
@@ -121,4 +124,4 @@ MG_AVX512 void packed_sgemm_avx512(const float* x, int64_t ldx, int64_t m, const
 }
 
 }  // namespace mg::kernels
-#endif  // MGSWEEP_HAVE_AVX512
+#endif  // MGSWEEP_HAVE_X86_SIMD

@@ -1,4 +1,4 @@
-// Vector math for the AVX-512 kernels: included only inside #if MGSWEEP_HAVE_AVX512,
+// Vector math for the AVX-512 kernels: included only inside #if MGSWEEP_HAVE_X86_SIMD,
 // and every function carries the target attribute (see packed_sgemm_avx512.cpp for
 // why the ISA is enabled per function).
 #pragma once
@@ -53,6 +53,18 @@ inline MG_AVX512 __m512 gelu_erf(__m512 x) {
   const __m512 erf = _mm512_mask_sub_ps(erf_abs, negative, _mm512_setzero_ps(), erf_abs);
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
                        _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+// The sum of the 16 lanes: halves, then quarters, then pairs (the order of GCC's
+// _mm512_reduce_add_ps, written out so that vec_math_avx2.h's reduce_add_16 can follow it
+// whatever the compiler).
+inline MG_AVX512 float reduce_add_16(__m512 v) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  const __m256 h = _mm256_add_ps(hi, lo);
+  const __m128 q = _mm_add_ps(_mm256_extractf128_ps(h, 1), _mm256_castps256_ps128(h));
+  const __m128 s = _mm_add_ps(q, _mm_shuffle_ps(q, q, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_cvtss_f32(s) + _mm_cvtss_f32(_mm_shuffle_ps(s, s, _MM_SHUFFLE(1, 1, 1, 1)));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Tensor-level entry to kernels/decode_attention: the attention of one new query
-// position per row, as every decoding step computes it (float32, CPU, AVX-512).
+// position per row, as every decoding step computes it (float32, CPU, AVX2 or AVX-512).
 #pragma once
 
 #include <ATen/ATen.h>

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "musicgen/huge_pages.h"
 
@@ -14,8 +15,10 @@ bool uses_packed_gemm(CpuGemm gemm, const at::TensorOptions& options) {
   if (!cpu_float32 || gemm == CpuGemm::Aten) return false;
   if (kernels::packed_sgemm_available()) return true;
   if (gemm == CpuGemm::Packed)
-    throw std::runtime_error("the packed CPU GEMM needs AVX-512, which this CPU lacks");
-  return false;  // Auto on a CPU without AVX-512: ATen
+    throw std::runtime_error(
+        std::string("the packed CPU GEMM needs AVX2 or AVX-512 (kernel ISA: ") +
+        kernels::isa_name(kernels::kernel_isa()) + ")");
+  return false;  // Auto where the kernels do not run (or MGSWEEP_CPU_ISA=none): ATen
 }
 
 Linear::Linear(const at::Tensor& weight, CpuGemm gemm) {

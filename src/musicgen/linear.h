@@ -1,7 +1,7 @@
 // A bias-free projection y = x W^T as the decoder uses it, in the fastest form for
-// where it runs: on a CPU with AVX-512 in float32, W packed once into the panels of
+// where it runs: on a CPU with AVX2 or AVX-512 in float32, W packed once into the panels of
 // kernels/packed_sgemm.h (the plain copy is dropped, so memory does not double);
-// anywhere else (CUDA, half precision, other CPUs) a GEMM with W as the left
+// anywhere else (CUDA, half precision, other CPUs, MGSWEEP_CPU_ISA=none) a GEMM with W as the left
 // operand.
 #pragma once
 

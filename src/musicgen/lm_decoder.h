@@ -83,7 +83,7 @@ class LmDecoder {
   at::TensorOptions opt_;
   mutable std::mutex arena_mutex_;
   mutable at::Tensor arena_;  // see kv_arena()
-  bool cpu_kernels_ = false;  // float32 CPU with AVX-512: our attention kernel for decoding
+  bool cpu_kernels_ = false;  // float32 CPU with AVX2/AVX-512: our attention kernel for decoding
   at::Tensor embed_;          // [K * (vocab+1), H]: the K tables stacked
   at::Tensor positions_;      // [max_positions, H]
   std::vector<Layer> layers_;

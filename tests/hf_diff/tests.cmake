@@ -31,6 +31,15 @@ set_tests_properties(hf_diff_compare PROPERTIES
     SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
     ENVIRONMENT "MGSWEEP_HF_FIXTURES=${MGSWEEP_TEST_SCRATCH}/hf_diff")
 
+# The same with the packed path forced to its AVX2 tiles (on AVX-512 CPUs the default is
+# the AVX-512 tiles; on AVX2 CPUs this repeats hf_diff_compare).
+add_test(NAME hf_diff_compare_avx2
+         COMMAND $<TARGET_FILE:mgsweep_model_tests> --gtest_filter=HfDiff.*)
+set_tests_properties(hf_diff_compare_avx2 PROPERTIES
+    FIXTURES_REQUIRED hf_fixtures TIMEOUT 900
+    SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
+    ENVIRONMENT "MGSWEEP_HF_FIXTURES=${MGSWEEP_TEST_SCRATCH}/hf_diff;MGSWEEP_CPU_ISA=avx2")
+
 # `mgsweep make-model` writes checkpoints that transformers loads with no missing, unexpected or
 # mismatched weights (tiny, and tiny --stereo), that hold exactly what the file holds, and on
 # which transformers' greedy generate() gives the codes `mgsweep generate` gives.

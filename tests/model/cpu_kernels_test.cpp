@@ -1,27 +1,60 @@
 // The CPU float32 kernels (kernels/packed_sgemm, kernels/decode_attention) against
 // float64 references computed with ATen, at shapes that hit every tile size, panel
 // width and tail; and the properties the generation relies on: a row's result does
-// not depend on the other rows or on the thread count.
+// not depend on the other rows or on the thread count. Every kernel test runs once per
+// ISA (AVX2, AVX-512) that the CPU has, and the two ISAs must give the same bits.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <ostream>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/decode_attention.h"
 #include "kernels/packed_sgemm.h"
 #include "musicgen/cpu_attention.h"
 #include "musicgen/huge_pages.h"
 #include "musicgen/linear.h"
 
+namespace mg::kernels {
+// gtest's name for a parameter value in test listings.
+void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
+}  // namespace mg::kernels
+
 namespace {
 
+using mg::kernels::Isa;
 using mg::kernels::PackedShape;
 
-#define SKIP_WITHOUT_AVX512() \
-  if (!mg::kernels::packed_sgemm_available()) GTEST_SKIP() << "this CPU has no AVX-512"
+// A kernel test, run on one ISA (skipped where the CPU lacks it), the process's kernel
+// ISA restored afterwards.
+class Kernels : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!mg::kernels::isa_supported(GetParam()))
+      GTEST_SKIP() << "this CPU has no " << mg::kernels::isa_name(GetParam());
+    saved_ = mg::kernels::kernel_isa();
+    mg::kernels::set_kernel_isa(GetParam());
+    restore_ = true;
+  }
+  void TearDown() override {
+    if (restore_) mg::kernels::set_kernel_isa(saved_);
+  }
+
+ private:
+  Isa saved_ = Isa::None;
+  bool restore_ = false;
+};
+
+std::string isa_test_name(const ::testing::TestParamInfo<Isa>& info) {
+  return mg::kernels::isa_name(info.param);
+}
 
 TEST(PackedSgemm, LayoutOfPanels) {
   PackedShape s{100, 3};  // 48 + 48 + 4 (narrowed to 16)
@@ -51,8 +84,7 @@ TEST(PackedSgemm, PackThenUnpackIsTheIdentity) {
   }
 }
 
-TEST(PackedSgemm, MatchesFloat64AtEveryTileAndTail) {
-  SKIP_WITHOUT_AVX512();
+TEST_P(Kernels, PackedSgemmMatchesFloat64AtEveryTileAndTail) {
   at::manual_seed(1);
   for (int64_t m : {1, 2, 7, 8, 9, 16, 31, 32, 33})
     for (int64_t n : {16, 40, 48, 96, 100, 1040})
@@ -71,8 +103,30 @@ TEST(PackedSgemm, MatchesFloat64AtEveryTileAndTail) {
       }
 }
 
-TEST(PackedSgemm, KeepsLeadingShapeAndAgreesWithTheAtenPath) {
-  SKIP_WITHOUT_AVX512();
+// What makes the ISAs agree bit for bit and a row independent of its batch: every output
+// element is exactly the float32 FMA chain acc = fma(x[kk], w[kk], acc) over kk = 0..k-1
+// from acc = 0, on either ISA.
+TEST_P(Kernels, PackedSgemmIsOneFmaChainInKOrder) {
+  at::manual_seed(5);
+  for (int64_t m : {1, 6, 7, 32})
+    for (int64_t n : {16, 40, 100})
+      for (int64_t k : {1, 33, 500}) {
+        at::Tensor x = at::randn({m, k}), w = at::randn({n, k}), r = at::randn({m, n});
+        mg::Linear lin(w, mg::CpuGemm::Packed);
+        at::Tensor want = at::empty({m, n});
+        const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            float acc = 0.0f;
+            for (int64_t kk = 0; kk < k; ++kk) acc = std::fma(xp[i * k + kk], wp[j * k + kk], acc);
+            want[i][j] = acc;
+          }
+        EXPECT_TRUE(at::equal(lin(x), want)) << "m=" << m << " n=" << n << " k=" << k;
+        EXPECT_TRUE(at::equal(lin.add_to(x, r), r + want)) << "m=" << m << " n=" << n << " k=" << k;
+      }
+}
+
+TEST_P(Kernels, PackedSgemmKeepsLeadingShapeAndAgreesWithTheAtenPath) {
   at::Tensor w = at::randn({96, 64}), x = at::randn({3, 5, 64});
   mg::Linear packed(w, mg::CpuGemm::Packed), aten(w, mg::CpuGemm::Aten);
   EXPECT_FALSE(aten.packed());
@@ -83,8 +137,7 @@ TEST(PackedSgemm, KeepsLeadingShapeAndAgreesWithTheAtenPath) {
   EXPECT_EQ(packed(at::randn({0, 64})).size(0), 0);
 }
 
-TEST(PackedSgemm, FusedGeluAndResidualMatchTheUnfusedOps) {
-  SKIP_WITHOUT_AVX512();
+TEST_P(Kernels, PackedSgemmFusedGeluAndResidualMatchTheUnfusedOps) {
   at::manual_seed(3);
   for (int64_t m : {1, 9, 32})
     for (int64_t n : {40, 1040}) {
@@ -114,8 +167,7 @@ TEST(PackedSgemm, FusedGeluAndResidualMatchTheUnfusedOps) {
   EXPECT_TRUE(at::equal(aten.add_to(big, big), big + big));
 }
 
-TEST(PackedSgemm, ARowDoesNotDependOnTheOtherRowsOrTheThreadCount) {
-  SKIP_WITHOUT_AVX512();
+TEST_P(Kernels, PackedSgemmARowDoesNotDependOnTheOtherRowsOrTheThreadCount) {
   at::Tensor w = at::randn({1000, 512}), x = at::randn({33, 512});
   mg::Linear lin(w, mg::CpuGemm::Packed);
   const int threads = at::get_num_threads();
@@ -142,8 +194,7 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   return at::matmul(at::softmax(s, -1), vd).view({N, heads * hd});
 }
 
-TEST(DecodeAttention, MatchesFloat64ForEveryHeadWidthAndLength) {
-  SKIP_WITHOUT_AVX512();
+TEST_P(Kernels, DecodeAttentionMatchesFloat64ForEveryHeadWidthAndLength) {
   at::manual_seed(2);
   for (int64_t hd : {16, 48, 64, 112, 128})
     for (int64_t length : {1, 5, 16, 17, 100}) {
@@ -165,8 +216,7 @@ TEST(DecodeAttention, MatchesFloat64ForEveryHeadWidthAndLength) {
   EXPECT_FALSE(mg::kernels::decode_attention_available(144));
 }
 
-TEST(DecodeAttention, MaskedPositionsGetExactlyZeroWeight) {
-  SKIP_WITHOUT_AVX512();
+TEST_P(Kernels, DecodeAttentionMaskedPositionsGetExactlyZeroWeight) {
   const int64_t N = 2, heads = 4, hd = 64, L = 20;
   at::Tensor q = at::randn({N, heads * hd}), k = at::randn({N, heads, L, hd});
   at::Tensor v = at::randn({N, heads, L, hd});
@@ -185,8 +235,7 @@ TEST(DecodeAttention, MaskedPositionsGetExactlyZeroWeight) {
   EXPECT_LT((alone - got.narrow(0, 0, 1)).abs().max().item<double>(), 1e-6);
 }
 
-TEST(DecodeAttention, ExtremeScoresStayFinite) {
-  SKIP_WITHOUT_AVX512();
+TEST_P(Kernels, DecodeAttentionExtremeScoresStayFinite) {
   // Scores hundreds apart: the softmax saturates to one position, never inf/NaN.
   const int64_t N = 1, heads = 1, hd = 16, L = 40;
   at::Tensor q = at::full({N, hd}, 10.0f), k = at::randn({N, heads, L, hd}) * 30;
@@ -198,6 +247,74 @@ TEST(DecodeAttention, ExtremeScoresStayFinite) {
                 .max()
                 .item<double>(),
             1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, Kernels, ::testing::Values(Isa::Avx2, Isa::Avx512), isa_test_name);
+
+// The outputs of every kernel path (each tile height, panel width, column tail, epilogue;
+// attention with and without a mask, every head width, tails of the length) on one ISA.
+std::vector<at::Tensor> every_kernel_output() {
+  std::vector<at::Tensor> out;
+  at::manual_seed(11);
+  for (int64_t m : {1, 2, 5, 6, 7, 8, 13, 32, 33})
+    for (int64_t n : {16, 40, 48, 100, 1040})
+      for (int64_t k : {1, 7, 300}) {
+        at::Tensor w = at::randn({n, k}) * 0.3, x = at::randn({m, k}), r = at::randn({m, n});
+        mg::Linear lin(w, mg::CpuGemm::Packed);
+        out.push_back(lin(x));
+        out.push_back(lin.gelu(x));
+        out.push_back(lin.add_to(x, r));
+      }
+  for (int64_t hd : {16, 64, 128})
+    for (int64_t length : {1, 15, 16, 17, 200}) {
+      const int64_t N = 3, heads = 2;
+      at::Tensor q = at::randn({N, heads * hd}), k = at::randn({N, heads, length, hd}) * 3;
+      at::Tensor v = at::randn({N, heads, length, hd});
+      at::Tensor mask = at::zeros({N, length});
+      if (length > 3)
+        mask[1].narrow(0, 2, length - 3).fill_(-std::numeric_limits<float>::infinity());
+      out.push_back(mg::attend_one_query(q, k, v, length, at::Tensor(), 0.125));
+      out.push_back(mg::attend_one_query(q, k, v, length, mask, 0.125));
+    }
+  return out;
+}
+
+TEST(KernelIsas, Avx2AndAvx512GiveTheSameBits) {
+  if (!mg::kernels::isa_supported(Isa::Avx512))
+    GTEST_SKIP() << "this CPU has no AVX-512 to compare AVX2 with";
+  const Isa saved = mg::kernels::kernel_isa();
+  mg::kernels::set_kernel_isa(Isa::Avx512);
+  const std::vector<at::Tensor> wide = every_kernel_output();
+  mg::kernels::set_kernel_isa(Isa::Avx2);
+  const std::vector<at::Tensor> narrow = every_kernel_output();
+  mg::kernels::set_kernel_isa(saved);
+  ASSERT_EQ(wide.size(), narrow.size());
+  for (size_t i = 0; i < wide.size(); ++i)
+    EXPECT_TRUE(at::equal(wide[i], narrow[i])) << "output " << i << ": max difference "
+                                               << (wide[i] - narrow[i]).abs().max().item<double>();
+}
+
+TEST(KernelIsas, TheEnvironmentChoosesAndUnsupportedIsAnError) {
+  EXPECT_STREQ(mg::kernels::isa_name(Isa::Avx2), "avx2");
+  EXPECT_TRUE(mg::kernels::isa_supported(Isa::None));
+  const Isa saved = mg::kernels::kernel_isa();
+  // MGSWEEP_CPU_ISA, when the test runs under it (ctest kernels_isa_*), is what kernel_isa() gives.
+  if (const char* env = std::getenv("MGSWEEP_CPU_ISA"))
+    EXPECT_STREQ(mg::kernels::isa_name(saved), env);
+  if (!mg::kernels::isa_supported(Isa::Avx512)) {
+    try {
+      mg::kernels::set_kernel_isa(Isa::Avx512);
+      ADD_FAILURE() << "AVX-512 accepted on a CPU without it";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("does not have AVX-512F"), std::string::npos)
+          << e.what();
+    }
+  }
+  mg::kernels::set_kernel_isa(Isa::None);
+  EXPECT_FALSE(mg::kernels::packed_sgemm_available());
+  EXPECT_FALSE(mg::Linear(at::randn({16, 4}), mg::CpuGemm::Auto).packed());
+  EXPECT_THROW(mg::Linear(at::randn({16, 4}), mg::CpuGemm::Packed), std::runtime_error);
+  mg::kernels::set_kernel_isa(saved);
 }
 
 TEST(HugePages, BigBuffersAre2MbAlignedAndBehaveLikeEmpty) {
