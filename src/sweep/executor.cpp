@@ -2,27 +2,72 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "musicgen/sampling.h"
 
 namespace mg::sweep {
 
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
 ModelExecutor::ModelExecutor(const Plan& plan, const mg::MusicGen& model,
                              mg::Classifier& classifier)
-    : plan_(plan), model_(model), classifier_(classifier) {}
+    : plan_(plan), model_(model), classifier_(classifier) {
+  const char* p = std::getenv("MGSWEEP_PROFILE");
+  profile_ = p && *p && std::strcmp(p, "0") != 0;
+}
+
+// One line per stage that ran, on stderr beside the run's other logs; "rest" is what the batch
+// spent outside the four parts (tokenizing, captures to the CPU, self-similarity, copies).
+ModelExecutor::~ModelExecutor() {
+  if (!profile_) return;
+  for (int s = 0; s < 3; ++s) {
+    const StageProfile& p = prof_[s];
+    if (p.batches == 0) continue;
+    double parts = 0;
+    for (double x : p.seconds) parts += x;
+    std::fprintf(stderr,
+                 "profile: stage=%s batches=%lld items=%lld seconds=%.4f t5=%.4f decoder=%.4f "
+                 "encodec=%.4f classifier=%.4f rest=%.4f\n",
+                 stage_name(static_cast<StageKind>(s)), static_cast<long long>(p.batches),
+                 static_cast<long long>(p.items), p.total, p.seconds[kT5], p.seconds[kDecoder],
+                 p.seconds[kEncodec], p.seconds[kClassifier], p.total - parts);
+  }
+  std::fflush(stderr);
+}
+
+void ModelExecutor::lap(Part part, const at::Tensor& output) {
+  if (!profile_) return;
+  // A GPU runs kernels asynchronously: wait for this part's output so that its time is not
+  // booked to the next part (only when profiling; a sweep never waits here).
+  if (output.defined() && output.is_cuda()) (void)output.flatten()[0].item<double>();
+  const double t = now_s();
+  prof_[stage_].seconds[part] += t - lap_start_;
+  lap_start_ = t;
+}
 
 void ModelExecutor::finish(const mg::GenerationResult& gen, BatchResult* out) {
   at::Tensor codes = gen.codes.to(at::kCPU, at::kShort).contiguous();
   out->codes.assign(codes.data_ptr<int16_t>(), codes.data_ptr<int16_t>() + codes.numel());
+  lap_start_ = now_s();  // the copy above belongs to the rest
   at::Tensor audio = model_.decode_audio(gen.codes);
+  lap(kEncodec, audio);
   // Classifiers read mono: average the channels of a stereo checkpoint.
   if (audio.size(1) > 1) audio = audio.mean(1, /*keepdim=*/true);
   at::Tensor logits = classifier_.classify(audio, model_.sample_rate()).contiguous();
+  lap(kClassifier, logits);
   out->logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
 }
 
 BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
   const auto t0 = std::chrono::steady_clock::now();
+  stage_ = static_cast<int>(b.stage);
   const JobSpec& spec = plan_.spec;
   const auto& g = spec.generation;
   BatchResult out;
@@ -44,7 +89,11 @@ BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
           req.captures.push_back(
               {mg::HookSite{i, mg::SiteKind::LayerOut, -1}, mg::CaptureMode::SumOverSteps, {}});
     }
-    mg::GenerationResult gen = model_.generate(model_.encode(prompts), req);
+    lap_start_ = now_s();  // parts are timed from here; what came before is the rest
+    const mg::Conditioning cond = model_.encode(prompts);
+    lap(kT5, cond.hidden);
+    mg::GenerationResult gen = model_.generate(cond, req);
+    lap(kDecoder, gen.codes);
     if (baseline) {
       size_t c = 0;
       for (; c < plan_.mean_sites.size(); ++c) {
@@ -89,10 +138,19 @@ BatchResult ModelExecutor::run(const Batch& b, const MeansCache& means) {
                                                       std::to_string(b.pair) + "\x1f" + t.name()));
       req.prompt_of_row.push_back(0);
     }
-    finish(model_.generate(model_.encode({prompt}), req), &out);
+    lap_start_ = now_s();
+    const mg::Conditioning cond = model_.encode({prompt});
+    lap(kT5, cond.hidden);
+    const mg::GenerationResult gen = model_.generate(cond, req);
+    lap(kDecoder, gen.codes);
+    finish(gen, &out);
   }
   out.batch = -1;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (profile_) {
+    StageProfile& p = prof_[stage_];
+    p.total += out.seconds, ++p.batches, p.items += b.count;
+  }
   return out;
 }
 

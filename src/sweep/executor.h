@@ -26,13 +26,27 @@ class Executor {
 class ModelExecutor final : public Executor {
  public:
   ModelExecutor(const Plan& plan, const mg::MusicGen& model, mg::Classifier& classifier);
+  ~ModelExecutor() override;  // with MGSWEEP_PROFILE=1: logs the seconds per part
   BatchResult run(const Batch& batch, const MeansCache& means) override;
 
  private:
   void finish(const mg::GenerationResult& gen, BatchResult* out);
+  // MGSWEEP_PROFILE=1 (bench/run_item_bench.sh): seconds of each part of a batch, summed per
+  // stage, so that a benchmark can show where an item's time goes without a profiler.
+  enum Part { kT5, kDecoder, kEncodec, kClassifier, kParts };
+  void lap(Part part, const at::Tensor& output);
+  struct StageProfile {
+    double seconds[kParts] = {};
+    double total = 0;
+    int64_t batches = 0, items = 0;
+  };
   const Plan& plan_;
   const mg::MusicGen& model_;
   mg::Classifier& classifier_;
+  bool profile_ = false;
+  int stage_ = 0;
+  double lap_start_ = 0;
+  StageProfile prof_[3];
 };
 
 class NullExecutor final : public Executor {
