@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace mg::kernels {
 
@@ -25,18 +26,31 @@ int64_t PackedShape::floats() const {
 
 bool packed_sgemm_available() { return kernel_isa() != Isa::None; }
 
-void pack_weight(const float* w, int64_t ldw, const PackedShape& s, float* packed, int64_t p_begin,
-                 int64_t p_end) {
+void pack_panels_avx2(const float* const* rows, const PackedShape& s, float* packed,
+                      int64_t p_begin, int64_t p_end);
+
+void pack_weight_rows(const float* const* rows, const PackedShape& s, float* packed,
+                      int64_t p_begin, int64_t p_end) {
+#if defined(MGSWEEP_HAVE_X86_SIMD)
+  if (isa_supported(Isa::Avx2)) return pack_panels_avx2(rows, s, packed, p_begin, p_end);
+#endif
   for (int64_t p = p_begin; p < p_end; ++p) {
     const int64_t width = s.panel_width(p), col0 = p * kPanelWidth;
     const int64_t cols = std::min(width, s.n - col0);
     float* dst = packed + s.panel_offset(p);
     for (int64_t kk = 0; kk < s.k; ++kk) {
       float* row = dst + kk * width;
-      for (int64_t j = 0; j < cols; ++j) row[j] = w[(col0 + j) * ldw + kk];
+      for (int64_t j = 0; j < cols; ++j) row[j] = rows[col0 + j][kk];
       for (int64_t j = cols; j < width; ++j) row[j] = 0.0f;
     }
   }
+}
+
+void pack_weight(const float* w, int64_t ldw, const PackedShape& s, float* packed, int64_t p_begin,
+                 int64_t p_end) {
+  std::vector<const float*> rows(static_cast<size_t>(s.n));
+  for (int64_t r = 0; r < s.n; ++r) rows[static_cast<size_t>(r)] = w + r * ldw;
+  pack_weight_rows(rows.data(), s, packed, p_begin, p_end);
 }
 
 void unpack_weight(const float* packed, const PackedShape& s, float* w) {

@@ -43,6 +43,12 @@ bool packed_sgemm_available();
 // floats), panels [p_begin, p_end) only (callers split the panels across threads).
 void pack_weight(const float* w, int64_t ldw, const PackedShape& shape, float* packed,
                  int64_t p_begin, int64_t p_end);
+// The same from one pointer per row of W (rows[r]: k contiguous floats), so that a fused
+// weight (q|k|v) is packed straight from its parts -- the checkpoint's read-only mapping --
+// with no concatenated copy. 8 x 8 blocks are transposed in registers where the CPU has
+// AVX2: packing is a strided transpose and otherwise dominates loading a model.
+void pack_weight_rows(const float* const* rows, const PackedShape& shape, float* packed,
+                      int64_t p_begin, int64_t p_end);
 // The inverse, for callers that need the plain weight back (tests, hooks).
 void unpack_weight(const float* packed, const PackedShape& shape, float* w);
 

@@ -23,17 +23,48 @@ bool uses_packed_gemm(CpuGemm gemm, const at::TensorOptions& options) {
 
 Linear::Linear(const at::Tensor& weight, CpuGemm gemm) {
   shape_ = {weight.size(0), weight.size(1)};
-  if (!uses_packed_gemm(gemm, weight.options())) {
+  if (uses_packed_gemm(gemm, weight.options()))
+    pack({weight}, weight.options());
+  else
     weight_ = weight;
+}
+
+Linear::Linear(const std::vector<at::Tensor>& parts, const at::TensorOptions& run, CpuGemm gemm) {
+  int64_t n = 0;
+  for (const at::Tensor& p : parts) n += p.size(0);
+  shape_ = {n, parts.front().size(1)};
+  if (uses_packed_gemm(gemm, run)) {
+    pack(parts, run);
     return;
   }
-  const at::Tensor w = weight.contiguous();
-  packed_ = empty_huge({shape_.floats()}, w.options());
-  const float* src = w.data_ptr<float>();
+  std::vector<at::Tensor> converted;
+  for (const at::Tensor& p : parts) converted.push_back(p.to(run));
+  weight_ = converted.size() == 1 ? converted.front().contiguous() : at::cat(converted, 0);
+  // Our own copy, never the caller's (read-only) mapping.
+  if (weight_.data_ptr() == parts.front().data_ptr()) weight_ = weight_.clone();
+}
+
+void Linear::pack(const std::vector<at::Tensor>& parts, const at::TensorOptions& run) {
+  // Row pointers into the parts as they are (float32 and contiguous: no copy), or into
+  // a float32 copy of a part stored in another dtype.
+  std::vector<at::Tensor> keep;
+  std::vector<const float*> rows;
+  rows.reserve(static_cast<size_t>(shape_.n));
+  for (const at::Tensor& p : parts) {
+    if (p.dim() != 2 || p.size(1) != shape_.k || !p.device().is_cpu())
+      throw std::logic_error("Linear: the parts of a weight differ in width or device");
+    at::Tensor f = p.to(at::kFloat).contiguous();
+    keep.push_back(f);
+    const float* base = f.data_ptr<float>();
+    for (int64_t r = 0; r < f.size(0); ++r) rows.push_back(base + r * shape_.k);
+  }
+  if (static_cast<int64_t>(rows.size()) != shape_.n)
+    throw std::logic_error("Linear: the parts do not add up to the weight");
+  packed_ = empty_huge({shape_.floats()}, run);
   float* dst = packed_.data_ptr<float>();
   // Packing is a strided transpose; spread it over the threads (large has 3.3 B weights).
   at::parallel_for(0, shape_.panels(), 1, [&](int64_t b, int64_t e) {
-    kernels::pack_weight(src, shape_.k, shape_, dst, b, e);
+    kernels::pack_weight_rows(rows.data(), shape_, dst, b, e);
   });
 }
 

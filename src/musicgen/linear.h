@@ -7,6 +7,8 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 #include "kernels/packed_sgemm.h"
 
 namespace mg {
@@ -21,6 +23,10 @@ class Linear {
   Linear() = default;
   // weight: [out, in] in the run's dtype and device.
   Linear(const at::Tensor& weight, CpuGemm gemm);
+  // The parts of a fused weight ([out_i, in] each, e.g. q|k|v), stacked along out, as
+  // stored (any float dtype, CPU; read only: Weights::get_readonly's mapping): packed
+  // straight from them, or concatenated in `run`'s dtype and device for ATen.
+  Linear(const std::vector<at::Tensor>& parts, const at::TensorOptions& run, CpuGemm gemm);
 
   // x: [..., in] -> [..., out], same dtype and device as the weight.
   at::Tensor operator()(const at::Tensor& x) const;
@@ -36,6 +42,7 @@ class Linear {
   int64_t in_features() const { return shape_.k; }
 
  private:
+  void pack(const std::vector<at::Tensor>& parts, const at::TensorOptions& run);
   at::Tensor run_packed(const at::Tensor& x, kernels::Epilogue epilogue,
                         const at::Tensor& residual) const;
 

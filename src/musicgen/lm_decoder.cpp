@@ -36,13 +36,21 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
                    kernels::decode_attention_available(cfg.head_dim())) {
   const int64_t H = cfg.hidden_size, K = cfg.num_codebooks, V = cfg.vocab_size, F = cfg.ffn_dim;
   const std::string m = prefix + "model.decoder.";
-  std::vector<at::Tensor> tables, heads;
+  // Projection weights go to Linear as stored (the checkpoint's mapping): it packs them
+  // straight from there, or copies them for ATen, with no intermediate copy either way.
+  const auto proj = [&](const std::vector<std::string>& names, int64_t rows, int64_t cols) {
+    std::vector<at::Tensor> parts;
+    for (const auto& n : names) parts.push_back(w.get_readonly(n, {rows, cols}));
+    return Linear(parts, opt_, gemm);
+  };
+  std::vector<at::Tensor> tables;
+  std::vector<std::string> heads;
   for (int64_t k = 0; k < K; ++k) {
     tables.push_back(w.get(m + "embed_tokens." + std::to_string(k) + ".weight", {V + 1, H}, opt_));
-    heads.push_back(w.get(prefix + "lm_heads." + std::to_string(k) + ".weight", {V, H}, opt_));
+    heads.push_back(prefix + "lm_heads." + std::to_string(k) + ".weight");
   }
   embed_ = at::cat(tables, 0);
-  heads_ = Linear(at::cat(heads, 0), gemm);
+  heads_ = proj(heads, V, H);
   // HF stores the table it computed (in float32); use it when present so that we
   // agree with it bit for bit, else compute the same formula.
   const std::string pos_name = m + "embed_positions.weights";
@@ -57,24 +65,19 @@ LmDecoder::LmDecoder(const DecoderConfig& cfg, const Weights& w, const at::Tenso
     Layer l;
     l.ln1_w = w.get(p + "self_attn_layer_norm.weight", {H}, opt_);
     l.ln1_b = w.get(p + "self_attn_layer_norm.bias", {H}, opt_);
-    l.qkv = Linear(at::cat({w.get(p + "self_attn.q_proj.weight", {H, H}, opt_),
-                            w.get(p + "self_attn.k_proj.weight", {H, H}, opt_),
-                            w.get(p + "self_attn.v_proj.weight", {H, H}, opt_)},
-                           0),
-                   gemm);
-    l.self_out = Linear(w.get(p + "self_attn.out_proj.weight", {H, H}, opt_), gemm);
+    l.qkv = proj({p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                  p + "self_attn.v_proj.weight"},
+                 H, H);
+    l.self_out = proj({p + "self_attn.out_proj.weight"}, H, H);
     l.ln_cross_w = w.get(p + "encoder_attn_layer_norm.weight", {H}, opt_);
     l.ln_cross_b = w.get(p + "encoder_attn_layer_norm.bias", {H}, opt_);
-    l.cross_q = Linear(w.get(p + "encoder_attn.q_proj.weight", {H, H}, opt_), gemm);
-    l.cross_kv = Linear(at::cat({w.get(p + "encoder_attn.k_proj.weight", {H, H}, opt_),
-                                 w.get(p + "encoder_attn.v_proj.weight", {H, H}, opt_)},
-                                0),
-                        gemm);
-    l.cross_out = Linear(w.get(p + "encoder_attn.out_proj.weight", {H, H}, opt_), gemm);
+    l.cross_q = proj({p + "encoder_attn.q_proj.weight"}, H, H);
+    l.cross_kv = proj({p + "encoder_attn.k_proj.weight", p + "encoder_attn.v_proj.weight"}, H, H);
+    l.cross_out = proj({p + "encoder_attn.out_proj.weight"}, H, H);
     l.ln2_w = w.get(p + "final_layer_norm.weight", {H}, opt_);
     l.ln2_b = w.get(p + "final_layer_norm.bias", {H}, opt_);
-    l.fc1 = Linear(w.get(p + "fc1.weight", {F, H}, opt_), gemm);
-    l.fc2 = Linear(w.get(p + "fc2.weight", {H, F}, opt_), gemm);
+    l.fc1 = proj({p + "fc1.weight"}, F, H);
+    l.fc2 = proj({p + "fc2.weight"}, H, F);
     layers_.push_back(std::move(l));
   }
   final_w_ = w.get(m + "layer_norm.weight", {H}, opt_);

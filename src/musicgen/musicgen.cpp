@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "musicgen/errors.h"
+#include "musicgen/load_profile.h"
 #include "musicgen/weights.h"
 
 namespace mg {
@@ -28,6 +29,7 @@ at::ScalarType parse_dtype(const std::string& s) {
 }
 
 MusicGen::MusicGen(const std::string& dir, const RunOptions& options) : options_(options) {
+  LoadProfile profile;
   if (!fs::is_directory(dir))
     throw InputError(dir, "", "is not a folder",
                      "--model takes a MusicGen checkpoint folder (config.json, model.safetensors, "
@@ -48,16 +50,21 @@ MusicGen::MusicGen(const std::string& dir, const RunOptions& options) : options_
                      "use the tokenizer.json that came with this checkpoint");
   prompt_limit_ = read_prompt_limit(dir);
   const Weights w = Weights::open_folder(dir);
+  profile.lap("config_tokenizer_map");
   t5_ = std::make_unique<T5Encoder>(config_.text, w, options.device);
+  profile.lap("t5");
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(options.device);
   proj_w_ =
       w.get("enc_to_dec_proj.weight", {config_.decoder.hidden_size, config_.text.d_model}, f32);
   proj_b_ = w.get("enc_to_dec_proj.bias", {config_.decoder.hidden_size}, f32);
   const auto run = at::TensorOptions().dtype(options.dtype).device(options.device);
   decoder_ = std::make_unique<LmDecoder>(config_.decoder, w, run, "decoder.", options.cpu_gemm);
+  profile.lap("decoder");
   // Stereo checkpoints interleave left/right codebooks; each channel decodes half.
   const int64_t per_channel = config_.decoder.num_codebooks / config_.decoder.audio_channels;
   encodec_ = std::make_unique<EncodecDecoder>(config_.audio, w, run, "audio_encoder.", per_channel);
+  profile.lap("encodec");
+  profile.print(dir);
 }
 
 at::Tensor MusicGen::text_states(const at::Tensor& ids, const at::Tensor& mask) const {

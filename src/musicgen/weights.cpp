@@ -126,6 +126,16 @@ at::Tensor Weights::get_unchecked(const std::string& name, const at::TensorOptio
 
 at::Tensor Weights::get(const std::string& name, at::IntArrayRef shape,
                         const at::TensorOptions& options) const {
+  check_shape(name, shape);
+  return get_unchecked(name, options);
+}
+
+at::Tensor Weights::get_readonly(const std::string& name, at::IntArrayRef shape) const {
+  check_shape(name, shape);
+  return view(entry(name));
+}
+
+void Weights::check_shape(const std::string& name, at::IntArrayRef shape) const {
   const Entry& e = entry(name);
   std::vector<int64_t> want(shape.begin(), shape.end());
   if (e.tensor->shape != want) {
@@ -138,7 +148,6 @@ at::Tensor Weights::get(const std::string& name, at::IntArrayRef shape,
                      "has shape " + fmt(e.tensor->shape) + " but config.json implies " + fmt(want),
                      "config.json and the weights come from different checkpoints");
   }
-  return get_unchecked(name, options);
 }
 
 at::Tensor Weights::get_alias(const std::vector<std::string>& aliases, at::IntArrayRef shape,

@@ -30,6 +30,11 @@ class Weights {
                  const at::TensorOptions& options) const;
   at::Tensor get_alias(const std::vector<std::string>& aliases, at::IntArrayRef shape,
                        const at::TensorOptions& options) const;
+  // Tensor `name` as stored (its own dtype, on the CPU), shape checked, without a copy:
+  // the checkpoint's read-only mapping (or an aligned copy of unaligned data). For callers
+  // that only read it once to make their own layout (Linear's packing); writing to it
+  // faults.
+  at::Tensor get_readonly(const std::string& name, at::IntArrayRef shape) const;
   // Without a shape check (for tensors whose shape is itself the information).
   at::Tensor get_unchecked(const std::string& name, const at::TensorOptions& options) const;
   std::vector<std::string> names() const;
@@ -41,6 +46,7 @@ class Weights {
     const StTensor* tensor;
   };
   const Entry& entry(const std::string& name) const;
+  void check_shape(const std::string& name, at::IntArrayRef shape) const;  // throws InputError
   at::Tensor view(const Entry& e) const;  // a CPU tensor over the mapped bytes
 
   std::string origin_;

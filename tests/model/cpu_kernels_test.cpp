@@ -67,6 +67,33 @@ TEST(PackedSgemm, LayoutOfPanels) {
   EXPECT_EQ((PackedShape{0, 5}.floats()), 0);
 }
 
+// Packing with the 8 x 8 register transposes and with the scalar loop agree at every
+// remainder of rows and k; a fused weight packed from its parts (as stored, bf16 included)
+// equals the packed concatenation.
+TEST(PackedSgemm, PackingFromRowsAndPartsMatchesTheConcatenation) {
+  for (int64_t n : {8, 13, 48, 100})
+    for (int64_t k : {1, 8, 21, 64}) {
+      at::Tensor w = at::randn({n, k});
+      PackedShape s{n, k};
+      std::vector<float> packed(static_cast<size_t>(s.floats()), -1.0f);
+      mg::kernels::pack_weight(w.data_ptr<float>(), k, s, packed.data(), 0, s.panels());
+      at::Tensor back = at::empty({n, k});
+      mg::kernels::unpack_weight(packed.data(), s, back.data_ptr<float>());
+      EXPECT_TRUE(at::equal(back, w)) << n << "x" << k;
+    }
+  if (!mg::kernels::packed_sgemm_available()) GTEST_SKIP() << "no CPU kernels here";
+  const at::Tensor q = at::randn({40, 24}), kv = at::randn({57, 24});
+  const at::Tensor half = at::randn({30, 24}).to(at::kBFloat16);
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  mg::Linear parts({q, kv, half}, f32, mg::CpuGemm::Packed);
+  ASSERT_TRUE(parts.packed());
+  EXPECT_TRUE(at::equal(parts.weight(), at::cat({q, kv, half.to(at::kFloat)}, 0)));
+  mg::Linear aten({q, kv, half}, f32, mg::CpuGemm::Aten);
+  EXPECT_TRUE(at::equal(aten.weight(), at::cat({q, kv, half.to(at::kFloat)}, 0)));
+  EXPECT_NE(mg::Linear({q}, f32, mg::CpuGemm::Aten).weight().data_ptr(), q.data_ptr())
+      << "the ATen path must own a copy, never the caller's (read-only) tensor";
+}
+
 TEST(PackedSgemm, PackThenUnpackIsTheIdentity) {
   for (int64_t n : {1, 16, 47, 48, 49, 100, 130}) {
     at::Tensor w = at::randn({n, 7});
