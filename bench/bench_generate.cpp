@@ -6,8 +6,14 @@
 // and the peak resident memory.
 //
 //   bench_generate [--shape small] [--seconds 4] [--batches 1,16] [--model DIR]
-//                  [--device cpu|cuda] [--dtype float32|float16|bfloat16]
+//                  [--device cpu|cuda] [--dtype float32|float16|bfloat16 (or fp32|fp16|bf16)]
 //                  [--gemm all|packed|aten]   (CPU float32: which decoder GEMMs to time)
+//                  [--cuda-probes 1|0]        (CUDA: what CUDA graphs and a fused attention
+//                                              would save per step; on by default)
+//
+// On CUDA the yardsticks are an 8192^3 GEMM in the run's dtype (best of 5 timed batches of
+// calls, each ended by a synchronize) and a device-to-device copy; bench/gpu_check.sh runs
+// this on a GPU machine beside transformers.
 //
 // Without --model it writes a random checkpoint of --shape to a temp folder.
 // bench/run_generate_bench.sh runs this and transformers' generate() on the same
@@ -28,6 +34,13 @@
 #include "musicgen/random_model.h"
 #include "yardsticks.h"
 
+// bench/CMakeLists.txt defines MGSWEEP_BENCH_CUDA where the LibTorch found has CUDA.
+#if defined(MGSWEEP_BENCH_CUDA)
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace {
 
 double now_s() {
@@ -38,10 +51,28 @@ void sync(const at::Device& d) {
   if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();
 }
 
-// Best of 5 rounds of 0.3 s: how many times per second `call` runs.
+// Best of 5 rounds of 0.3 s: how many times per second `call` runs. On CUDA, where a call
+// only queues work, each round is a batch of calls sized from one timed call and ended by a
+// synchronize (a loop on the host clock alone would queue far more than 0.3 s of work).
 template <typename F>
 double best_calls_per_second(const at::Device& d, F&& call) {
   double best = 0;
+  if (d.is_cuda()) {
+    call();
+    sync(d);
+    double t0 = now_s();
+    call();
+    sync(d);
+    const int64_t n = std::max<int64_t>(
+        1, std::min<int64_t>(10000, static_cast<int64_t>(0.1 / std::max(now_s() - t0, 1e-7))));
+    for (int rep = 0; rep < 5; ++rep) {
+      t0 = now_s();
+      for (int64_t i = 0; i < n; ++i) call();
+      sync(d);
+      best = std::max(best, n / (now_s() - t0));
+    }
+    return best;
+  }
   for (int rep = 0; rep < 5; ++rep) {
     sync(d);
     const double t0 = now_s();
@@ -74,6 +105,8 @@ double packed_flops(int64_t m, int64_t k, int64_t n) {
 
 double copy_bandwidth(const at::TensorOptions& o) {
   at::Tensor a = at::randn({64 << 20}, o), b = at::empty_like(a);  // 256 MB (fp32)
+  if (o.device().is_cuda())  // one copy takes ~0.1 ms there: time batches of them
+    return 2.0 * a.nbytes() * best_calls_per_second(o.device(), [&] { b.copy_(a); });
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     sync(o.device());
@@ -111,6 +144,115 @@ double read_bandwidth(const at::TensorOptions& o) {
   return total > 0 ? best : 0;
 }
 
+#if defined(MGSWEEP_BENCH_CUDA)
+// Seconds per call of `call` on CUDA (best of 5 batches, see best_calls_per_second).
+template <typename F>
+double cuda_seconds(const at::Device& d, F&& call) {
+  return 1.0 / best_calls_per_second(d, call);
+}
+
+// What the decoder would gain on this GPU from what it does not do there yet, on
+// this batch's shapes; the decoder itself is unchanged, and the figures are projections for
+// decoder.forward alone (sampling and the grid updates of generate() come on top):
+//  - CUDA graphs: one decoding step (decoder.forward at the middle position) run eagerly,
+//    against the same step captured once in a CUDA graph and replayed (no launch overhead).
+//  - fused attention: a step's self-attention over the KV cache as the decoder computes it
+//    for one new position on non-CPU paths (matmul, softmax, matmul over the cache views),
+//    against at::scaled_dot_product_attention on the same views, times the layers.
+//  - the projections as linear.cpp computes them off the packed CPU path, against at::linear.
+void cuda_probes(const mg::LmDecoder& dec, const mg::Conditioning& cond, int64_t batch,
+                 int64_t steps, const at::TensorOptions& opt) {
+  const auto& dc = dec.config();
+  const at::Device dev = opt.device();
+  const int64_t U = cond.hidden.size(0), L = cond.hidden.size(1), layers = dc.num_hidden_layers;
+  std::vector<int64_t> source;
+  for (int64_t b = 0; b < batch; ++b) source.push_back(b % U);
+  for (int64_t b = 0; b < batch; ++b) source.push_back(U);
+  const at::Tensor hidden =
+      at::cat({cond.hidden.to(opt), at::zeros({1, L, dc.hidden_size}, opt)}, 0);
+  const at::Tensor mask =
+      at::cat({cond.mask.to(dev, at::kLong), at::zeros({1, L}, opt.dtype(at::kLong))}, 0);
+  mg::DecoderState st = dec.start(hidden, mask, at::tensor(source, at::kLong), steps, layers);
+  const int64_t p = steps / 2, rows = st.rows;
+  const at::Tensor tokens = at::full({rows, dc.num_codebooks, 1}, dc.pad_token_id,
+                                     at::TensorOptions().dtype(at::kLong).device(dev));
+  auto step = [&] {
+    st.pos = p;
+    return dec.forward(st, tokens, layers, nullptr);
+  };
+  const double eager = cuda_seconds(dev, step);
+  std::printf("      cuda probes, batch %lld (%lld rows), position %lld of %lld:\n",
+              static_cast<long long>(batch), static_cast<long long>(rows),
+              static_cast<long long>(p), static_cast<long long>(steps));
+  std::printf("        decoder.forward, eager:                %8.3f ms per step\n", 1e3 * eager);
+  try {
+    at::cuda::CUDAGraph graph;
+    const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+    {
+      const c10::cuda::CUDAStreamGuard guard(side);
+      for (int i = 0; i < 3; ++i) step();  // warm the side stream (cuBLAS handle, workspace)
+      side.synchronize();
+      st.pos = p;
+      graph.capture_begin();
+      at::Tensor out = dec.forward(st, tokens, layers, nullptr);
+      graph.capture_end();
+    }
+    sync(dev);
+    const double replay = cuda_seconds(dev, [&] { graph.replay(); });
+    std::printf(
+        "        decoder.forward, CUDA graph replay:    %8.3f ms per step: %.2fx faster; "
+        "%.2f s less per %lld-step generation\n",
+        1e3 * replay, eager / replay, (eager - replay) * steps, static_cast<long long>(steps));
+  } catch (const std::exception& e) {
+    std::printf("        decoder.forward, CUDA graph: capture failed: %s\n", e.what());
+    return;  // a failed capture can leave the stream unusable: skip the rest
+  }
+  // The projections as Linear computes them off the packed CPU path, (W x^T)^T and a copy
+  // (what makes MKL pack the small operand on CPUs), against x W^T (at::linear), which
+  // cuBLAS runs without the copy; summed over a step's projections (linear.cpp).
+  {
+    const int64_t H = dc.hidden_size, F = dc.ffn_dim;
+    const std::vector<std::pair<int64_t, int64_t>> shapes = {
+        {3 * H, H}, {H, H}, {H, H}, {H, H}, {F, H}, {H, F}};  // per layer: [out, in]
+    double now = 0, linear = 0;
+    auto add = [&](int64_t n, int64_t k, int64_t times) {
+      const at::Tensor w = at::randn({n, k}, opt), x = at::randn({rows, 1, k}, opt);
+      now += times * cuda_seconds(dev, [&] {
+        return at::mm(w, x.reshape({-1, k}).t()).t().contiguous().view({rows, 1, n});
+      });
+      linear += times * cuda_seconds(dev, [&] { return at::linear(x, w); });
+    };
+    for (const auto& [n, k] : shapes) add(n, k, layers);
+    add(dc.num_codebooks * dc.vocab_size, H, 1);  // the K heads
+    std::printf(
+        "        projections of a step: (W x^T)^T + copy %7.3f ms, x W^T (at::linear) %7.3f ms: "
+        "%+.3f ms per step\n",
+        1e3 * now, 1e3 * linear, 1e3 * (linear - now));
+  }
+  const int64_t nh = dc.num_attention_heads, hd = dc.head_dim();
+  const at::Tensor cache_k = at::randn({rows, nh, steps, hd}, opt);
+  const at::Tensor cache_v = at::randn({rows, nh, steps, hd}, opt);
+  const at::Tensor q = at::randn({rows, nh, 1, hd}, opt);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  for (const int64_t t : {p + 1, steps}) {
+    const at::Tensor keys = cache_k.narrow(2, 0, t), vals = cache_v.narrow(2, 0, t);
+    auto unfused = [&] {
+      return at::matmul(at::softmax(at::matmul(q * scale, keys.transpose(-1, -2)), -1), vals);
+    };
+    auto fused = [&] { return at::scaled_dot_product_attention(q, keys, vals); };
+    const double diff =
+        (unfused().to(at::kFloat) - fused().to(at::kFloat)).abs().max().item<double>();
+    const double a = cuda_seconds(dev, unfused), b = cuda_seconds(dev, fused);
+    std::printf(
+        "        self-attention over %4lld keys: matmul/softmax/matmul %7.1f us, "
+        "scaled_dot_product_attention %7.1f us per layer (max |diff| %.1e): %+.3f ms per "
+        "step over %lld layers\n",
+        static_cast<long long>(t), 1e6 * a, 1e6 * b, diff, 1e3 * (b - a) * layers,
+        static_cast<long long>(layers));
+  }
+}
+#endif
+
 std::vector<int64_t> parse_list(const std::string& s) {
   std::vector<int64_t> out;
   std::stringstream ss(s);
@@ -125,6 +267,7 @@ int main(int argc, char** argv) {
   std::string shape = "small", model, device = "cpu", dtype = "float32", batches = "1,16";
   std::string gemm = "all";
   double seconds = 4;
+  bool cuda_probes_on = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--shape")
@@ -141,10 +284,17 @@ int main(int argc, char** argv) {
       gemm = v;
     else if (k == "--seconds")
       seconds = std::stod(v);
+    else if (k == "--cuda-probes")
+      cuda_probes_on = v != "0";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
+  }
+  if (device.rfind("cuda", 0) == 0 && !at::hasCUDA()) {
+    std::fprintf(stderr, "bench_generate: --device %s, but this LibTorch finds no CUDA device\n",
+                 device.c_str());
+    return 2;
   }
   if (model.empty()) {
     model = (std::filesystem::temp_directory_path() / ("mgsweep_bench_" + shape)).string();
@@ -153,6 +303,9 @@ int main(int argc, char** argv) {
       mg::write_random_model(mg::named_shape(shape), 1, model);
     }
   }
+  if (dtype == "fp32") dtype = "float32";
+  if (dtype == "fp16" || dtype == "half") dtype = "float16";
+  if (dtype == "bf16") dtype = "bfloat16";
   const at::Device dev = mg::parse_device(device);
   const at::ScalarType dt_run = mg::parse_dtype(dtype);
   const auto opt = at::TensorOptions().dtype(dt_run).device(dev);
@@ -163,16 +316,21 @@ int main(int argc, char** argv) {
   if (gemm == "all" || gemm == "aten" || variants.empty())
     variants.push_back({"aten", mg::CpuGemm::Aten});
 
-  const double gemm_peak = gemm_flops(2048, 2048, 2048, opt);
+  // 2048^3 on the CPU; on a GPU that is too small to reach the peak.
+  const int64_t gemm_n = dev.is_cuda() ? 8192 : 2048;
+  const double gemm_peak = gemm_flops(gemm_n, gemm_n, gemm_n, opt);
   const double bandwidth = read_bandwidth(opt);
   double peak = gemm_peak;
   std::printf(
-      "machine: %s, %d threads, %s; ATen matmul (2048^3, best of 5) %.1f GFLOP/s, read "
+      "machine: %s, %d threads, %s; ATen matmul (%lld^3, best of 5) %.1f GFLOP/s, read "
       "bandwidth (best of 5) %.1f GB/s (copy %.1f GB/s)\n",
-      device.c_str(), at::get_num_threads(), dtype.c_str(), gemm_peak / 1e9, bandwidth / 1e9,
+      device.c_str(), at::get_num_threads(), dtype.c_str(), static_cast<long long>(gemm_n),
+      gemm_peak / 1e9, bandwidth / 1e9,
       copy_bandwidth(opt) / 1e9);
   if (dev.is_cpu()) {
-    const bench::CpuPeak th = bench::theoretical_cpu_peak(at::get_num_threads());
+    const bool packed = variants.front().second == mg::CpuGemm::Packed;
+    const std::string isa = mg::kernels::isa_name(mg::kernels::kernel_isa());
+    const bench::CpuPeak th = bench::theoretical_cpu_peak(at::get_num_threads(), packed ? isa : "");
     std::printf(
         "theoretical float32 peak: %d cores x %.2f GHz x %d FLOP/cycle (%s, 2 FMA units) = "
         "%.1f GFLOP/s\n",
@@ -181,8 +339,9 @@ int main(int argc, char** argv) {
   }
   std::printf("compute peak used below: %.1f GFLOP/s\n", peak / 1e9);
   if (variants.front().second == mg::CpuGemm::Packed)
-    std::printf("packed kernel, 32x1024 x 1024x1024 in cache: %.1f GFLOP/s\n",
-                packed_flops(32, 1024, 1024) / 1e9);
+    std::printf("packed kernel (%s tiles; MGSWEEP_CPU_ISA chooses), 32x1024 x 1024x1024 in cache: "
+                "%.1f GFLOP/s\n",
+                mg::kernels::isa_name(mg::kernels::kernel_isa()), packed_flops(32, 1024, 1024) / 1e9);
   for (const auto& [name, which] : variants) {
     mg::RunOptions ro{dev, dt_run, which};
     mg::MusicGen mgen(model, ro);
@@ -243,6 +402,12 @@ int main(int argc, char** argv) {
               : "bandwidth",
           step_s / roof_s, bench::rss_mib(), bench::rss_mib() - rss_warm, bench::peak_rss_mib());
       (void)res;
+#if defined(MGSWEEP_BENCH_CUDA)
+      if (dev.is_cuda() && cuda_probes_on) cuda_probes(mgen.decoder(), cond, batch, steps, opt);
+#else
+      if (dev.is_cuda() && cuda_probes_on)
+        std::printf("      cuda probes: not built (this LibTorch has no CUDA headers)\n");
+#endif
     }
   }
   return 0;

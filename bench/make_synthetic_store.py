@@ -69,7 +69,10 @@ def main():
             dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
             f.create_dataset(path, shape=shape, dtype=dtype, fillvalue=fill, dcpl=dcpl)
 
-        f.attrs.update({"schema": "mgsweep.store/2", "mgsweep_store_format": "1",
+        # Schema 3 as `mgsweep report` requires; the synthetic values have no checksums (-1,
+        # which `mgsweep verify` would report) and no model or classifier behind them.
+        f.attrs.update({"schema": "mgsweep.store/3", "mgsweep_store_format": "1",
+                        "model_fingerprint": "unknown", "classifier_fingerprint": "unknown",
                         "mgsweep_store_id": secrets.token_hex(16), "spec_hash": "synthetic",
                         "spec_toml": spec_toml(name, L), "created_by": "bench/make_synthetic_store.py"})
         f["_store/generation"] = np.array([1], dtype=np.int64)
@@ -112,6 +115,10 @@ def main():
         f["extremes/top"] = order[..., :E].astype(np.int64)
         f["extremes/bottom"] = order[..., ::-1][..., :E].astype(np.int64)
         f["extremes/done"] = np.ones(1, np.uint8)
+        for path, shape in (("baseline/checksum", (C, P)), ("lens/checksum", (C, P, nK)),
+                            ("interventions/checksum", ax), ("means/checksum", (C,)),
+                            ("baseline/self_similarity_checksum", (C,))):
+            f[path] = np.full(shape, -1, np.int64)
         f["meta/stage_seconds"] = np.zeros(3)
         f["meta/stage_items"] = np.array([C * P, C * P * nK, nT * nQ * P * J], np.int64)
     print(f"{a.out}: {os.path.getsize(a.out) / 1e9:.1f} GB long, "

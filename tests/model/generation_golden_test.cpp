@@ -2,6 +2,8 @@
 // logits, per-step hook activations, DecoderLens cuts and interventions.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "golden.h"
 #include "musicgen/generation.h"
 #include "musicgen/lm_decoder.h"
@@ -55,6 +57,33 @@ TEST(GenerationGolden, AtenFallbackMatchesHfToo) {
   EXPECT_SAME_CODES(res.sequence, "gen.hf.sequence");
   auto fast = mg::generate(tiny().decoder, golden_cond(0, 2), req);
   EXPECT_LT(max_abs_diff(res.step_logits, fast.step_logits), kTol);
+}
+
+// The CUDA path (ATen's GEMMs and attention on the GPU, float32) against the same fixture:
+// the codes, and every step's logits within the golden tolerance of the CPU's. Skips on a
+// machine without CUDA (bench/gpu_check.sh runs it on a GPU machine).
+TEST(GenerationGolden, CudaMatchesHfIfAvailable) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuBLAS(false);  // float32 GEMMs in float32, not TF32
+  const auto cuda = at::TensorOptions().dtype(at::kFloat).device(at::kCUDA);
+  mg::LmDecoder gpu{tiny().cfg.decoder, tiny().w, cuda, "decoder.", mg::CpuGemm::Aten};
+  auto req = greedy();
+  req.keep_step_logits = true;
+  auto res = mg::generate(gpu, golden_cond(0, 2), req);
+  EXPECT_TRUE(res.codes.is_cuda());
+  EXPECT_SAME_CODES(res.codes, "gen.hf.codes");
+  EXPECT_SAME_CODES(res.sequence, "gen.hf.sequence");
+  auto cpu = mg::generate(tiny().decoder, golden_cond(0, 2), req);
+  const double err = max_abs_diff(res.step_logits, cpu.step_logits);
+  std::cout << "[gen] CUDA float32 step logits: max abs diff to the CPU's " << err << "\n";
+  EXPECT_LT(err, kTol);
+  for (int p = 0; p < 2; ++p) {
+    const int64_t len = expect_tensor("cond.mask")[p].sum().item<int64_t>();
+    mg::Conditioning c{expect_tensor("cond.hidden_states").narrow(0, p, 1).narrow(1, 0, len),
+                       expect_tensor("cond.mask").narrow(0, p, 1).narrow(1, 0, len)};
+    auto one = mg::generate(gpu, c, greedy());
+    EXPECT_SAME_CODES(one.codes, "gen1.p" + std::to_string(p) + ".codes");
+  }
 }
 
 // The decoder hands its KV-cache memory from one generation to the next: repeated

@@ -4,7 +4,8 @@
 // a run). Every piece of the port must agree to the golden tolerances: tokenizer ids,
 // T5, conditioning, teacher-forced logits and every hook site, greedy CFG codes,
 // DecoderLens, interventions (every op, head sites, step windows), EnCodec audio;
-// with both CPU GEMM paths (packed + our AVX-512 decode attention, and ATen).
+// with both CPU GEMM paths (packed + our AVX-512 decode attention, and ATen), and on CUDA
+// (float32, TF32 off) where the machine has a GPU (bench/gpu_check.sh runs it there).
 //
 // Run by the ctest `hf_diff_compare` only (tests/CMakeLists.txt keeps HfDiff.* out of
 // gtest discovery): it needs the fixtures, and fails without them rather than pass
@@ -47,6 +48,9 @@ nlohmann::json read_json(const fs::path& path) {
 }
 
 const char* gemm_name(mg::CpuGemm g) { return g == mg::CpuGemm::Packed ? "packed" : "aten"; }
+std::string path_name(mg::CpuGemm g, const at::Device& d) {
+  return d.is_cuda() ? std::string("cuda") : std::string(gemm_name(g));
+}
 
 double max_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble).cpu() - b.to(at::kDouble).cpu()).abs().max().item<double>();
@@ -54,11 +58,12 @@ double max_diff(const at::Tensor& a, const at::Tensor& b) {
 
 class Fixture {
  public:
-  Fixture(const fs::path& dir, mg::CpuGemm gemm)
+  Fixture(const fs::path& dir, mg::CpuGemm gemm, at::Device device = at::kCPU)
       : dir_(dir),
         gemm_(gemm),
+        device_(device),
         expected_(mg::Weights::open_file((dir / "expected.safetensors").string())),
-        model_(dir.string(), mg::RunOptions{at::kCPU, at::kFloat, gemm}),
+        model_(dir.string(), mg::RunOptions{device, at::kFloat, gemm}),
         meta_(read_json(dir / "meta.json")) {}
   at::Tensor e(const std::string& name) const { return expected_.get_unchecked(name, {}); }
   bool has(const std::string& name) const { return expected_.has(name); }
@@ -70,11 +75,12 @@ class Fixture {
   }
   const mg::MusicGen& model() const { return model_; }
   const nlohmann::json& meta() const { return meta_; }
-  std::string tag() const { return dir_.filename().string() + "/" + gemm_name(gemm_); }
+  std::string tag() const { return dir_.filename().string() + "/" + path_name(gemm_, device_); }
 
  private:
   fs::path dir_;
   mg::CpuGemm gemm_;
+  at::Device device_;
   mg::Weights expected_;
   mg::MusicGen model_;
   nlohmann::json meta_;
@@ -119,7 +125,9 @@ void check_fixture(const Fixture& f) {
   std::vector<mg::CaptureRequest> caps;
   for (const auto& site : mg::all_sites(L, dc.num_attention_heads, true))
     caps.push_back({site, mg::CaptureMode::PerStep, {}});
-  mg::HookRunner hooks({}, caps, B, S, dc.hidden_size, dc.head_dim(), at::TensorOptions());
+  const at::Device dev = m.options().device;
+  mg::HookRunner hooks({}, caps, B, S, dc.hidden_size, dc.head_dim(),
+                       at::TensorOptions().device(dev));
   std::vector<int64_t> src;
   for (int64_t i = 0; i < B; ++i) src.push_back(i);
   for (int64_t i = 0; i < B; ++i) src.push_back(B);
@@ -128,7 +136,8 @@ void check_fixture(const Fixture& f) {
   mg::DecoderState st = m.decoder().start(hidden, mask, at::tensor(src, at::kLong), S, L);
   at::Tensor logits = m.decoder().forward(st, at::cat({tokens, tokens}, 0), L, &hooks);
   EXPECT_LT(max_diff(logits.narrow(0, 0, B), f.e("tf.hf.logits")), f.tol("tf.hf.logits")) << tag;
-  EXPECT_LT(max_diff(m.decoder().embed(tokens, 0), f.e("tf.hf.embeds")), f.tol("tf.hf.embeds"))
+  EXPECT_LT(max_diff(m.decoder().embed(tokens.to(dev), 0), f.e("tf.hf.embeds")),
+            f.tol("tf.hf.embeds"))
       << tag;
   std::map<std::string, at::Tensor> got;
   for (auto& c : hooks.take_captures()) got[c.site.name()] = c.values.narrow(0, 0, B);
@@ -288,6 +297,20 @@ TEST(HfDiff, EveryRandomShapeAgreesWithTransformers) {
   }
   std::printf("[hf_diff] %zu shapes x %zu GEMM paths compared (seed %lld)\n", dirs.size(),
               gemms.size(), static_cast<long long>(seed));
+  // The GPU path, where there is one: ATen on CUDA in float32, TF32 off (the tolerances are
+  // float32's).
+  if (!at::hasCUDA()) {
+    std::printf("[hf_diff] no CUDA device: the CUDA path is not compared\n");
+    return;
+  }
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
+  for (const auto& d : dirs) {
+    SCOPED_TRACE(d.string() + " cuda");
+    check_fixture(Fixture(d, mg::CpuGemm::Aten, at::Device(at::kCUDA)));
+  }
+  std::printf("[hf_diff] %zu shapes compared on CUDA (seed %lld)\n", dirs.size(),
+              static_cast<long long>(seed));
 }
 
 }  // namespace
