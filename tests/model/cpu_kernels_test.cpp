@@ -263,7 +263,10 @@ TEST_P(Kernels, DecodeAttentionMaskedPositionsGetExactlyZeroWeight) {
 }
 
 TEST_P(Kernels, DecodeAttentionExtremeScoresStayFinite) {
-  // Scores hundreds apart: the softmax saturates to one position, never inf/NaN.
+  // Scores hundreds apart: the softmax saturates to one position, never inf/NaN. Seeded:
+  // scores of ~1e3 carry float32 rounding of ~1e-4, which moves the few non-negligible
+  // weights by that much relative, so the bound is 1e-4, not the 2e-6 of O(1) scores.
+  at::manual_seed(4);
   const int64_t N = 1, heads = 1, hd = 16, L = 40;
   at::Tensor q = at::full({N, hd}, 10.0f), k = at::randn({N, heads, L, hd}) * 30;
   at::Tensor v = at::randn({N, heads, L, hd});
@@ -273,7 +276,7 @@ TEST_P(Kernels, DecodeAttentionExtremeScoresStayFinite) {
                 .abs()
                 .max()
                 .item<double>(),
-            1e-5);
+            1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, Kernels, ::testing::Values(Isa::Avx2, Isa::Avx512), isa_test_name);
