@@ -218,8 +218,8 @@ void cuda_probes(const mg::LmDecoder& dec, const mg::Conditioning& cond, int64_t
     auto add = [&](int64_t n, int64_t k, int64_t times) {
       const at::Tensor w = at::randn({n, k}, opt), x = at::randn({rows, 1, k}, opt);
       now += times * cuda_seconds(dev, [&] {
-        return at::mm(w, x.reshape({-1, k}).t()).t().contiguous().view({rows, 1, n});
-      });
+               return at::mm(w, x.reshape({-1, k}).t()).t().contiguous().view({rows, 1, n});
+             });
       linear += times * cuda_seconds(dev, [&] { return at::linear(x, w); });
     };
     for (const auto& [n, k] : shapes) add(n, k, layers);
@@ -325,8 +325,7 @@ int main(int argc, char** argv) {
       "machine: %s, %d threads, %s; ATen matmul (%lld^3, best of 5) %.1f GFLOP/s, read "
       "bandwidth (best of 5) %.1f GB/s (copy %.1f GB/s)\n",
       device.c_str(), at::get_num_threads(), dtype.c_str(), static_cast<long long>(gemm_n),
-      gemm_peak / 1e9, bandwidth / 1e9,
-      copy_bandwidth(opt) / 1e9);
+      gemm_peak / 1e9, bandwidth / 1e9, copy_bandwidth(opt) / 1e9);
   if (dev.is_cpu()) {
     const bool packed = variants.front().second == mg::CpuGemm::Packed;
     const std::string isa = mg::kernels::isa_name(mg::kernels::kernel_isa());
@@ -339,9 +338,10 @@ int main(int argc, char** argv) {
   }
   std::printf("compute peak used below: %.1f GFLOP/s\n", peak / 1e9);
   if (variants.front().second == mg::CpuGemm::Packed)
-    std::printf("packed kernel (%s tiles; MGSWEEP_CPU_ISA chooses), 32x1024 x 1024x1024 in cache: "
-                "%.1f GFLOP/s\n",
-                mg::kernels::isa_name(mg::kernels::kernel_isa()), packed_flops(32, 1024, 1024) / 1e9);
+    std::printf(
+        "packed kernel (%s tiles; MGSWEEP_CPU_ISA chooses), 32x1024 x 1024x1024 in cache: "
+        "%.1f GFLOP/s\n",
+        mg::kernels::isa_name(mg::kernels::kernel_isa()), packed_flops(32, 1024, 1024) / 1e9);
   for (const auto& [name, which] : variants) {
     mg::RunOptions ro{dev, dt_run, which};
     mg::MusicGen mgen(model, ro);
