@@ -46,23 +46,22 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import export_passt  # noqa: E402  (hear21passt with the torchaudio guard)
 
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import oracle_deps  # noqa: E402  (the torchaudio guard and offline hub of the diff tests)
+
 PARTS = ("t5", "decoder", "encodec", "classifier", "rest")
 ORIGINAL, DESIRED = "guitar", "piano"
 
 
 def hide_broken_torchaudio():
-    # The venv's torchaudio may be built for another CUDA than torch and raise at import;
-    # transformers only needs it for audio loading. export_passt imports it with the CUDA
-    # check bypassed (hear21passt needs its filterbank); if even that fails, hide it.
+    # hear21passt needs torchaudio's filterbank: export_passt imports it with the CUDA check
+    # bypassed. If even that fails, oracle_deps hides torchaudio from transformers (which only
+    # needs it to load audio files) and keeps the hub offline, as the differential tests do.
     try:
         export_passt.import_hear21passt()
     except Exception:  # noqa: BLE001 -- then hear21passt fails below with its own message
-        for k in [k for k in sys.modules if k == "torchaudio" or k.startswith("torchaudio.")]:
-            del sys.modules[k]
-        sys.modules["torchaudio"] = None
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        pass
+    oracle_deps.prepare_transformers_import()
 
 
 # ------------------------------------------------------------------------------------------

@@ -442,6 +442,20 @@ summary() {
   return 0
 }
 
+# The device half after torch is found: deps, build, tests, benchmark, summary; exits 0 only
+# when the tests and the benchmarks both passed. $1 names the run in its last line.
+device_half() {
+  unpack_deps
+  install_wheels
+  configure_build
+  TESTS_RC=0 BENCH_RC=0
+  [ "$SKIP_TESTS" = 1 ] || run_tests
+  [ "$SKIP_BENCH" = 1 ] || { run_bench; summary; }
+  say "$1 in $(elapsed) s: tests exit ${TESTS_RC}, benchmarks exit ${BENCH_RC}"
+  [ "$TESTS_RC" = 0 ] && [ "$BENCH_RC" = 0 ] && exit 0
+  exit 1
+}
+
 run_mode() {
   case "$MODE" in
     prepare) prepare; exit $? ;;
@@ -454,30 +468,14 @@ run_mode() {
     rehearse)
       say "rehearsal: the device half without a GPU (benchmark on the CPU, shape $BENCH_SHAPE)"
       find_torch
-      unpack_deps
-      install_wheels
-      configure_build
-      TESTS_RC=0 BENCH_RC=0
-      [ "$SKIP_TESTS" = 1 ] || run_tests
-      [ "$SKIP_BENCH" = 1 ] || { run_bench; summary; }
-      say "rehearsal finished in $(elapsed) s: tests exit ${TESTS_RC}, benchmarks exit ${BENCH_RC}"
-      [ "$TESTS_RC" = 0 ] && [ "$BENCH_RC" = 0 ] && exit 0
-      exit 1 ;;
+      device_half "rehearsal finished" ;;
     device)
       preflight_gpu
       say "budget ${BUDGET} s; $(nproc) cores; $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}"); $(ldd --version 2>/dev/null | head -1)"
       find_torch
       "$PY" -c 'import sys, torch; ok = torch.cuda.is_available(); print("gpu_check: python torch", torch.__version__, "sees", torch.cuda.get_device_name(0) if ok else "NO GPU"); sys.exit(0 if ok else 1)' ||
         die 3 "no GPU: $PY's torch sees no CUDA device"
-      unpack_deps
-      install_wheels
-      configure_build
-      TESTS_RC=0 BENCH_RC=0
-      [ "$SKIP_TESTS" = 1 ] || run_tests
-      [ "$SKIP_BENCH" = 1 ] || { run_bench; summary; }
-      say "finished in $(elapsed) s: tests exit ${TESTS_RC}, benchmarks exit ${BENCH_RC}"
-      [ "$TESTS_RC" = 0 ] && [ "$BENCH_RC" = 0 ] && exit 0
-      exit 1 ;;
+      device_half "finished" ;;
   esac
 }
 
